@@ -1,0 +1,175 @@
+"""Keras callbacks that make a run visible and recoverable; shared by both training styles.
+
+`fit()` drives them for the `GAN` model; `CombinedGAN.fit` drives the same ones through a
+`keras.callbacks.CallbackList`, so a run looks the same whichever style trained it. Each expects its
+model to expose `generator`, `discriminator`, the two optimizers and `sampling_generator()`.
+"""
+
+import csv
+import glob
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+
+from gan_tf import checkpoints
+from gan_tf import images as pixels
+
+HISTORY_FILE = "history.csv"
+LOSS_PLOT_FILE = "loss_curves.png"
+GIF_FILE = "training.gif"
+SAMPLES_DIR = "samples"
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After each epoch: a grid of samples from fixed noise (samples/epoch_NNNN.png) and the GIF.
+
+    Fixed noise makes the frames comparable: the same z drawn by G at every epoch shows G learning.
+    """
+
+    def __init__(self, run_dir, noise, scale=2):
+        super().__init__()
+        self.run_dir = run_dir
+        self.noise = np.asarray(noise, np.float32)
+        self.scale = scale
+
+    def on_epoch_end(self, epoch, logs=None):
+        generator = self.model.sampling_generator()
+        samples = np.asarray(generator(self.noise, training=False))
+        columns = int(np.ceil(np.sqrt(len(samples))))
+        picture = pixels.model_to_bytes(pixels.grid(samples, columns))
+        pixels.save_png(picture, os.path.join(self.run_dir, SAMPLES_DIR, f"epoch_{epoch + 1:04d}.png"),
+                        scale=self.scale)
+        frames = sorted(glob.glob(os.path.join(self.run_dir, SAMPLES_DIR, "epoch_*.png")))
+        pixels.save_gif(frames, os.path.join(self.run_dir, GIF_FILE))
+
+
+class History(keras.callbacks.Callback):
+    """history.csv (one row per epoch, rewritten atomically) and loss_curves.png.
+
+    On resume, rows after the restored epoch (written before a crash, never checkpointed) are dropped,
+    so the file always matches the checkpoint it continues from.
+    """
+
+    def __init__(self, run_dir, initial_epoch=0, images_per_epoch=None):
+        super().__init__()
+        self.run_dir = run_dir
+        self.path = os.path.join(run_dir, HISTORY_FILE)
+        self.images_per_epoch = images_per_epoch
+        self.rows = [row for row in read_history(run_dir) if int(row["epoch"]) <= initial_epoch]
+        self.started = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.time() - self.started
+        row = {"epoch": epoch + 1, **{name: float(value) for name, value in (logs or {}).items()},
+               "seconds": round(seconds, 3)}
+        if self.images_per_epoch:
+            row["images_per_second"] = round(self.images_per_epoch / max(seconds, 1e-9), 1)
+        self.rows.append(row)
+        self._write()
+        plot_history(self.rows, os.path.join(self.run_dir, LOSS_PLOT_FILE))
+
+    def _write(self):
+        names = list(dict.fromkeys(name for row in self.rows for name in row))
+        temporary = f"{self.path}.tmp-{os.getpid()}"
+        with open(temporary, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=names)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(temporary, self.path)
+
+
+def read_history(run_dir):
+    path = os.path.join(run_dir, HISTORY_FILE)
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def plot_history(rows, path):
+    """Losses on top, D's mean outputs on real and fake images below (0.5 = D cannot tell)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    epochs = [int(row["epoch"]) for row in rows]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    for name, axis in (("d_loss", top), ("g_loss", top), ("real_score", bottom), ("fake_score", bottom)):
+        values = [float(row[name]) for row in rows if row.get(name) not in (None, "")]
+        if len(values) == len(epochs):
+            axis.plot(epochs, values, marker="o", markersize=3, label=name)
+    top.set_ylabel("loss")
+    top.legend()
+    bottom.axhline(0.5, color="gray", linewidth=0.8, linestyle="--")
+    bottom.set_ylabel("mean D output")
+    bottom.set_xlabel("epoch")
+    bottom.legend()
+    figure.suptitle("GAN training")
+    figure.tight_layout()
+    temporary = f"{path}.tmp-{os.getpid()}.png"
+    figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    os.replace(temporary, path)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Checkpoint after every finished epoch (atomic; see `gan_tf.checkpoints`)."""
+
+    def __init__(self, run_dir, extra_state=None):
+        super().__init__()
+        self.run_dir = run_dir
+        self.extra_state = extra_state or (lambda: {})
+
+    def on_epoch_end(self, epoch, logs=None):
+        checkpoints.save(self.model, self.run_dir, epoch + 1, self.extra_state())
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """A tqdm bar per epoch with the running losses and images per second."""
+
+    def __init__(self, steps_per_epoch, batch_size, epochs, stream=None):
+        super().__init__()
+        self.steps_per_epoch = steps_per_epoch
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.stream = stream or sys.stderr
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.epochs}",
+                        unit="step", file=self.stream, dynamic_ncols=True, leave=True)
+        self.started = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self.bar.update(1)
+        if batch % 5 == 0 or batch + 1 == self.steps_per_epoch:
+            rate = (batch + 1) * self.batch_size / max(time.time() - self.started, 1e-9)
+            self.bar.set_postfix(d_loss=f"{float(logs.get('d_loss', np.nan)):.3f}",
+                                 g_loss=f"{float(logs.get('g_loss', np.nan)):.3f}",
+                                 img_s=f"{rate:.0f}", refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.close()
+
+
+class TerminateOnNaN(keras.callbacks.Callback):
+    """Stop at the first non-finite loss, keeping the last good checkpoint rather than saving NaNs."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name in ("d_loss", "g_loss"):
+            value = (logs or {}).get(name)
+            if value is not None and not np.isfinite(float(value)):
+                self.model.stop_training = True
+                raise FloatingPointError(
+                    f"{name} became {float(value)} at step {batch + 1}; the last finished epoch's "
+                    "checkpoint is kept: lower the learning rates and --resume")

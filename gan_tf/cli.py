@@ -1,0 +1,141 @@
+"""`gan-tf` / `python -m gan_tf`: a thin layer of flags over the library.
+
+`train`'s flags are generated from `TrainConfig`'s fields, so `--help` always shows every option with
+the reason for its default. User mistakes become one line on stderr and exit code 2.
+"""
+
+import argparse
+import os
+import sys
+import types
+import typing
+
+from gan_tf.config import CONFIG_FIELDS, TrainConfig
+
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise SystemExit(_fail(f"{message} (see `{self.prog} --help`)"))
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up chatter (oneDNN, absl notices) kept off stderr.
+
+    TensorFlow 2.21 writes those lines before `TF_CPP_MIN_LOG_LEVEL` is read, and they would bury
+    the one line a user mistake gets. Python-level errors still surface: stderr is restored first.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _fail(message):
+    print(f"gan-tf: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _field_type(annotation):
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation
+
+
+def _add_config_flags(parser):
+    hints = typing.get_type_hints(TrainConfig)
+    for name, field in CONFIG_FIELDS.items():
+        flag = f"--{name.replace('_', '-')}"
+        kind = _field_type(hints[name])
+        default = field.default
+        help_text = f"{field.metadata['help']} (default: {default if default not in ('', None) else repr(default)})"
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, default=None, metavar=name.upper(), help=help_text,
+                                choices=field.metadata.get("choices"))
+
+
+def config_from_args(args):
+    """The TrainConfig for parsed flags: defaults, overridden by every flag given."""
+    given = {name: getattr(args, name) for name in CONFIG_FIELDS if getattr(args, name) is not None}
+    return TrainConfig(**given)
+
+
+def build_parser():
+    parser = _OneLineParser(prog="gan-tf", description="Train, sample and inspect GANs (Keras 3 / TF).")
+    commands = parser.add_subparsers(dest="command", parser_class=_OneLineParser)
+
+    train = commands.add_parser("train", help="train a GAN and write a run folder",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_config_flags(train)
+
+    sample = commands.add_parser("sample", help="draw images from a trained generator")
+    sample.add_argument("--model", required=True, help="a generator .keras file (runs/NAME/generator.keras)")
+    sample.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
+    sample.add_argument("--out", default="samples.png",
+                        help="a grid .png, an .npz of images in [0, 1], or a folder for PNGs")
+
+    classifier = commands.add_parser("train-classifier",
+                                      help="train the digit classifier used to judge samples")
+    classifier.add_argument("--dataset", default="mnist-5k", help="a labelled data set (default: mnist-5k)")
+    classifier.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
+    classifier.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    classifier.add_argument("--out", default=None,
+                            help="folder to save to (default: saved_models/classifiers/<dataset>)")
+    return parser
+
+
+def _train(args):
+    from gan_tf.train import train
+
+    train(config_from_args(args))
+
+
+def _sample(args):
+    from gan_tf.sampling import sample_unit_images, write_samples
+    from gan_tf.train import load_generator
+
+    generator = load_generator(args.model)
+    out = write_samples(sample_unit_images(generator, args.n, args.seed), args.out)
+    print(f"wrote {args.n} samples to {out}")
+
+
+def _train_classifier(args):
+    from gan_tf import classifier, data
+
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
+    output_dir = args.out or os.path.join(classifier.CLASSIFIERS_DIR, os.path.basename(args.dataset))
+    _, accuracy = classifier.train_classifier(data.load(args.dataset), epochs=args.epochs, seed=args.seed,
+                                              output_dir=output_dir, verbose=2)
+    print(f"held-out accuracy {accuracy:.4f}; saved to {output_dir}")
+
+
+COMMANDS = {"train": _train, "sample": _sample, "train-classifier": _train_classifier}
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        import_tensorflow_quietly()
+        COMMANDS[args.command](args)
+    except USER_ERRORS as error:
+        return _fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    except KeyboardInterrupt:
+        return _fail("interrupted; the last finished epoch's checkpoint is kept (use --resume)")
+    return 0

@@ -1,0 +1,129 @@
+"""The classic training style: a combined model `D(G(z))` with D frozen, trained with `train_on_batch`.
+
+This is the form of the original Keras GAN examples and many tutorials:
+
+    discriminator.compile(...)
+    discriminator.trainable = False
+    gan = Model(z, discriminator(generator(z)))
+    gan.compile(...)
+    loop: discriminator.train_on_batch(real/fake) ; gan.train_on_batch(z, ones)
+
+The Keras 3 pitfall: a model collects its trainable weights when its train function is first traced,
+at its first `train_on_batch`, not at `compile()` as tf.keras 2 did. In the textbook order above D's
+first train call happens while `trainable` is already False, so D's train function is traced with no
+trainable weights and D never learns; the only sign is a "does not have any trainable weights"
+warning. The fix, applied in `train_step`: set `discriminator.trainable = True` right before D's train
+call and `False` right before the combined model's, so each model's train function is traced with the
+flag it needs. (Once traced, each keeps its own variable list, so later flips cost nothing.)
+
+Prefer the custom `train_step` style (`gan_tf.gan.GAN`) for real work: one compiled step, XLA,
+`tf.distribute`. This style is here because it is how the idea is taught, and it works.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from gan_tf.ema import WeightAverage
+
+
+def _mean_prediction(y_true, y_pred):
+    # As a "metric" of D's train_on_batch: the mean D output on that batch (D(x) or D(G(z))).
+    return ops.mean(y_pred)
+
+
+def _minimax_generator_loss(y_true, y_pred):
+    # log(1 - D(G(z))) to minimise, i.e. minus D's cross-entropy against the "fake" label 0.
+    return -keras.losses.binary_crossentropy(ops.zeros_like(y_pred), y_pred)
+
+
+class CombinedGAN:
+    """G, a sigmoid D and the frozen-D combined model, with a `fit`-like loop driving Keras callbacks.
+
+    Args:
+        generator: z -> images in [-1, 1].
+        discriminator: images -> P(real) (sigmoid).
+        latent_dim: width of z.
+        g_optimizer / d_optimizer: one optimizer each; the combined model owns G's.
+        loss: "non-saturating" (binary cross-entropy against the label 1) or "minimax".
+        d_steps, label_smoothing, ema_decay, seed: as in `gan_tf.gan.GAN`.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, g_optimizer, d_optimizer,
+                 loss="non-saturating", d_steps=1, label_smoothing=0.0, ema_decay=0.0, seed=0):
+        if loss not in ("non-saturating", "minimax"):
+            raise ValueError(f"the combined style supports the non-saturating and minimax losses, got {loss!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.d_steps = d_steps
+        self.label_smoothing = label_smoothing
+        self.rng = np.random.default_rng(seed)
+        self.stop_training = False
+
+        discriminator.compile(optimizer=d_optimizer, loss="binary_crossentropy",
+                              metrics=[keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")])
+        # Build both optimizers now, so a checkpoint can restore their state before the first step.
+        d_optimizer.build(discriminator.trainable_variables)
+        g_optimizer.build(generator.trainable_variables)
+        # The combined model: D's weights take part in the forward pass but G's optimizer updates G only.
+        discriminator.trainable = False
+        z = keras.Input((latent_dim,), name="z")
+        self.combined = keras.Model(z, discriminator(generator(z)), name="combined")
+        self.combined.compile(optimizer=g_optimizer,
+                              loss="binary_crossentropy" if loss == "non-saturating" else _minimax_generator_loss)
+        self.generator_average = WeightAverage(generator, ema_decay) if ema_decay > 0 else None
+        self._update_average = tf.function(self.generator_average.update) if self.generator_average else None
+        self._generate = tf.function(lambda noise: generator(noise, training=True))
+
+    def noise(self, batch_size):
+        return self.rng.standard_normal((batch_size, self.latent_dim)).astype(np.float32)
+
+    def train_step(self, real_images):
+        batch_size = len(real_images)
+        real_targets = np.full((batch_size, 1), 1.0 - self.label_smoothing, np.float32)
+        fake_targets = np.zeros((batch_size, 1), np.float32)
+
+        # 1. Train D on a real and a fake batch (k times). trainable=True *before* the call: see above.
+        self.discriminator.trainable = True
+        for _ in range(self.d_steps):
+            fake_images = self._generate(self.noise(batch_size))
+            real = self.discriminator.train_on_batch(real_images, real_targets, return_dict=True)
+            fake = self.discriminator.train_on_batch(fake_images, fake_targets, return_dict=True)
+
+        # 2. Train G through the frozen D: the combined model asks D to call G's images real.
+        self.discriminator.trainable = False
+        g_loss = self.combined.train_on_batch(self.noise(batch_size), np.ones((batch_size, 1), np.float32))
+        if self._update_average is not None:
+            self._update_average()
+        return {"d_loss": (real["loss"] + fake["loss"]) / 2.0, "g_loss": float(g_loss),
+                "real_score": real["score"], "fake_score": fake["score"]}
+
+    def fit(self, dataset, epochs, initial_epoch=0, callbacks=(), verbose=0):
+        """Loop over `dataset` like `keras.Model.fit`, calling the same callbacks, returns the logs."""
+        callback_list = keras.callbacks.CallbackList(list(callbacks), model=self)
+        callback_list.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            totals, steps = {}, 0
+            for step, batch in enumerate(dataset):
+                real_images = batch[0] if isinstance(batch, (tuple, list)) else batch
+                step_logs = self.train_step(np.asarray(real_images))
+                steps += 1
+                for name, value in step_logs.items():
+                    totals[name] = totals.get(name, 0.0) + float(value)
+                logs = {name: value / steps for name, value in totals.items()}
+                callback_list.on_train_batch_end(step, logs)
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end(logs)
+        return logs
+
+    def sampling_generator(self):
+        """G with averaged weights when EMA is on, else G."""
+        return self.generator_average.averaged_model() if self.generator_average else self.generator

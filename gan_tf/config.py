@@ -1,0 +1,107 @@
+"""The run configuration: one frozen dataclass whose fields are also the CLI's flags.
+
+Every field carries a one-line help text that says why its default is what it is; `gan_tf.cli`
+generates `--flag`s and `--help` from them, and the final config is written as `config.json` beside
+every checkpoint and export. Imports no other gan_tf module.
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+STYLES = ("fit", "combined")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+XLA_MODES = ("auto", "on", "off")
+STRATEGIES = ("default", "mirrored")
+
+
+def _option(default, help, choices=None):
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on. Defaults train clean MNIST digits in minutes on a CPU."""
+
+    # Data
+    dataset: str = _option("mnist-5k", "mnist-5k (offline, 5,000 digits), mnist, fashion_mnist, "
+                           "cifar10, or a path to an image folder or .npz/.npy file")
+    image_size: int | None = _option(None, "side of the square images: 28, 32 or 64 "
+                                     "(default: the data set's own; folders 64)")
+    channels: int | None = _option(None, "1 (grayscale) or 3 (RGB); default: the data set's own")
+    # Schedule
+    epochs: int = _option(60, "passes over the data; 60 x 5,000 digits take about 6 minutes on 2 cores")
+    batch_size: int = _option(64, "images per step; 64 is the DCGAN paper's 128 halved for 5k images")
+    # Models
+    latent_dim: int = _option(64, "width of the noise vector z; 64 is plenty for digits")
+    generator_width: int = _option(32, "channels of G's last upsampling block, doubling towards z")
+    discriminator_width: int = _option(64, "channels of D's first conv block, doubling each block")
+    batch_norm: bool = _option(True, "BatchNorm in G: without it the small MNIST DCGAN collapses")
+    dropout: float = _option(0.3, "Dropout after each D block: slows D on small data")
+    # Training
+    style: str = _option("fit", "fit: GAN model with a custom train_step; combined: the classic "
+                         "D.trainable=False model and train_on_batch", STYLES)
+    loss: str = _option("non-saturating", "non-saturating (-log D(G(z))) or minimax (log(1-D(G(z))))")
+    optimizer: str = _option("adam", "adam, sgd or rmsprop, used for both G and D", OPTIMIZERS)
+    g_learning_rate: float = _option(2e-4, "G's learning rate (DCGAN: 2e-4)")
+    d_learning_rate: float = _option(2e-4, "D's learning rate (DCGAN: 2e-4)")
+    beta1: float = _option(0.5, "Adam's beta_1; 0.5 (DCGAN) damps the oscillation 0.9 causes")
+    d_steps: int = _option(1, "D updates per G update (k in Goodfellow et al. 2014)")
+    label_smoothing: float = _option(0.0, "one-sided label smoothing: D's real target is 1 - this")
+    augment: str = _option("translation", "DiffAugment policy on real and fake images seen by D "
+                           "(translation, cutout, color; '' for none): keeps D from memorising 5k images")
+    ema_decay: float = _option(0.999, "average of G's weights used for samples; 0 turns it off")
+    seed: int = _option(42, "seed of weights, noise, shuffling and augmentation")
+    xla: str = _option("auto", "compile the train step with XLA: auto (on where a GPU is present), "
+                       "on or off (XLA is slower on CPUs)", XLA_MODES)
+    strategy: str = _option("default", "default (one device) or mirrored "
+                            "(tf.distribute.MirroredStrategy over all local GPUs)", STRATEGIES)
+    # Output
+    output_dir: str = _option("runs", "folder that holds one sub-folder per run")
+    run_name: str | None = _option(None, "name of the run folder (default: <dataset>-<style>, "
+                                   "numbered if taken)")
+    sample_grid: int = _option(8, "side of the per-epoch sample grid (8 -> 64 images)")
+    resume: bool = _option(False, "continue the run named by --run-name (or the latest) from its last "
+                           "finished epoch")
+
+    def __post_init__(self):
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "latent_dim": self.latent_dim,
+                    "generator_width": self.generator_width, "d_steps": self.d_steps,
+                    "discriminator_width": self.discriminator_width, "sample_grid": self.sample_grid}
+        for name, value in positive.items():
+            if value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        for name, value in {"g_learning_rate": self.g_learning_rate,
+                            "d_learning_rate": self.d_learning_rate}.items():
+            if not value > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        for name, value in {"dropout": self.dropout, "label_smoothing": self.label_smoothing,
+                            "ema_decay": self.ema_decay, "beta1": self.beta1}.items():
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+        for name in ("style", "optimizer", "xla", "strategy"):
+            choices = CONFIG_FIELDS[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise ValueError(f"--{name} must be one of {', '.join(choices)}, "
+                                 f"got {getattr(self, name)!r}")
+        if self.channels not in (None, 1, 3):
+            raise ValueError(f"--channels must be 1 or 3, got {self.channels}")
+        if self.image_size not in (None, 28, 32, 64):
+            raise ValueError(f"--image-size must be 28, 32 or 64, got {self.image_size}")
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build from a dict (e.g. a saved config.json); unknown keys are an error, not ignored."""
+        unknown = sorted(set(values) - set(CONFIG_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+CONFIG_FIELDS = {item.name: item for item in dataclasses.fields(TrainConfig)}

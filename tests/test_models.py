@@ -1,0 +1,96 @@
+import keras
+import numpy as np
+import pytest
+
+from gan_tf.models import (DiffAugment, build_discriminator, build_generator, build_sequential_discriminator,
+                           build_sequential_generator)
+
+
+@pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 1)])
+def test_builders_give_the_promised_shapes(size, channels):
+    generator = build_generator(latent_dim=8, image_size=size, channels=channels, width=4)
+    discriminator = build_discriminator(image_size=size, channels=channels, width=4)
+    images = generator(np.ones((2, 8), np.float32))
+    assert images.shape == (2, size, size, channels)
+    assert np.all(np.abs(np.asarray(images)) <= 1.0)  # tanh
+    scores = np.asarray(discriminator(images))
+    assert scores.shape == (2, 1) and np.all((scores >= 0) & (scores <= 1))  # sigmoid
+
+
+@pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 3)])
+def test_sequential_and_functional_builders_are_the_same_architecture(size, channels):
+    pairs = [(build_generator(16, size, channels, 8), build_sequential_generator(16, size, channels, 8)),
+             (build_discriminator(size, channels, 8, augment="translation"),
+              build_sequential_discriminator(size, channels, 8, augment="translation"))]
+    for functional, sequential in pairs:
+        assert functional.count_params() == sequential.count_params()
+        assert ([type(layer).__name__ for layer in functional.layers if not isinstance(layer, keras.layers.InputLayer)]
+                == [type(layer).__name__ for layer in sequential.layers])
+
+
+def test_generator_input_is_named_z_and_models_are_named():
+    generator = build_generator(8, width=4)
+    assert generator.inputs[0].name == "z"
+    assert build_sequential_generator(8, width=4).inputs[0].name == "z"
+    assert generator.name == "generator"
+    assert build_discriminator(width=4).name == "discriminator"
+
+
+def test_logits_variant_has_no_sigmoid():
+    discriminator = build_discriminator(width=4, logits=True)
+    assert discriminator.get_layer("score").activation is keras.activations.linear
+
+
+def test_unsupported_size_is_a_clear_error():
+    with pytest.raises(ValueError, match="--image-size"):
+        build_generator(8, image_size=48)
+
+
+def test_diff_augment_is_identity_at_inference_and_random_in_training():
+    layer = DiffAugment("translation,cutout,color", seed=1)
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)
+    augmented = np.asarray(layer(images, training=True))
+    assert augmented.shape == images.shape
+    assert not np.allclose(augmented, images)
+
+
+def test_translation_moves_pixels_and_fills_with_black():
+    layer = DiffAugment("translation", translation_ratio=0.25, seed=3)
+    image = np.full((64, 8, 8, 1), -1.0, np.float32)
+    image[:, 3:5, 3:5] = 1.0  # a bright square in the middle
+    shifted = np.asarray(layer(image, training=True))
+    assert set(np.unique(shifted)) <= {-1.0, 1.0}
+    assert np.all((shifted == 1.0).sum(axis=(1, 2, 3)) == 4)  # square moved, never cut (shift <= 2)
+    centres = [tuple(np.argwhere(sample[..., 0] == 1.0).mean(axis=0)) for sample in shifted]
+    assert len(set(centres)) > 5
+
+
+def test_diff_augment_passes_gradients():
+    import tensorflow as tf
+
+    layer = DiffAugment("translation,cutout", seed=0)
+    images = tf.Variable(np.zeros((2, 8, 8, 1), np.float32))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(layer(images, training=True))
+    gradient = tape.gradient(total, images)
+    assert gradient is not None and float(tf.reduce_sum(tf.abs(gradient))) > 0
+
+
+def test_unknown_augmentation_is_rejected():
+    with pytest.raises(ValueError, match="translation, cutout, color"):
+        DiffAugment("rotate")
+
+
+@pytest.mark.parametrize("builder", ["generator", "discriminator"])
+def test_models_round_trip_through_save_and_load(tmp_path, builder):
+    if builder == "generator":
+        model = build_generator(8, width=4)
+        inputs = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
+    else:
+        model = build_discriminator(width=4, augment="translation,cutout", spectral_norm=True)
+        inputs = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
+    path = tmp_path / f"{builder}.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_allclose(np.asarray(reloaded(inputs)), np.asarray(model(inputs)), atol=1e-6)
