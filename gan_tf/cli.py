@@ -66,9 +66,20 @@ def _add_config_flags(parser):
 
 
 def config_from_args(args):
-    """The TrainConfig for parsed flags: defaults, overridden by every flag given."""
+    """The TrainConfig for parsed flags: defaults, overridden by every flag given.
+
+    With --resume the base is the run's own config.json instead of the defaults, so
+    `--resume --epochs 80` changes the epoch count and nothing else.
+    """
     given = {name: getattr(args, name) for name in CONFIG_FIELDS if getattr(args, name) is not None}
-    return TrainConfig(**given)
+    config = TrainConfig(**given)
+    if not config.resume:
+        return config
+    from gan_tf.train import resolve_run_dir, saved_config
+
+    run_dir = resolve_run_dir(config)
+    given.update(run_name=os.path.basename(run_dir), output_dir=os.path.dirname(run_dir))
+    return saved_config(run_dir).replace(**given)
 
 
 def build_parser():

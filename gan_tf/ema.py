@@ -28,6 +28,7 @@ class WeightAverage(keras.layers.Layer):
                             name=f"average_{index}", aggregation="only_first_replica")
             for index, weight in enumerate(model.weights)]
         self.reset()
+        self.built = True  # variables exist now; Keras must not try to build it from data
 
     def update(self):
         for average, weight in zip(self.averages, self.model.weights):

@@ -56,6 +56,7 @@ class GAN(keras.Model):
         self.d_optimizer = d_optimizer
         g_optimizer.build(self.generator.trainable_variables)
         d_optimizer.build(self.discriminator.trainable_variables)
+        self.built = True  # G and D are built; stops Keras from tracing a `call` this model lacks
 
     @property
     def metrics(self):
@@ -115,6 +116,3 @@ class GAN(keras.Model):
         if self.generator_average is None:
             return self.generator
         return self.generator_average.averaged_model()
-
-    def call(self, z, training=False):
-        return self.generator(z, training=training)

@@ -127,13 +127,13 @@ def build_trainer(config, image_size, channels):
     return trainer
 
 
-def _resume_config(config, run_dir):
-    """The run's own config, with only the new epoch count taken from the command line."""
-    with open(os.path.join(run_dir, CONFIG_FILE)) as file:
-        saved = TrainConfig.from_dict(json.load(file))
-    return saved.replace(epochs=max(config.epochs, saved.epochs) if config.epochs else saved.epochs,
-                         resume=True, run_name=os.path.basename(run_dir),
-                         output_dir=os.path.dirname(run_dir))
+def saved_config(run_dir):
+    """The config a run was trained with (its config.json)."""
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} is missing; cannot tell how {run_dir} was trained")
+    with open(path) as file:
+        return TrainConfig.from_dict(json.load(file))
 
 
 def _write_json(path, text):
@@ -146,8 +146,6 @@ def _write_json(path, text):
 def train(config, verbose=True, extra_callbacks=()):
     """Train a GAN as `config` says and return where everything was written."""
     run_dir = resolve_run_dir(config)
-    if config.resume:
-        config = _resume_config(config, run_dir)
     keras.utils.set_random_seed(config.seed)
     image_set = data.load(config.dataset, config.image_size, config.channels)
     image_size, channels = image_set.images.shape[1], image_set.images.shape[-1]

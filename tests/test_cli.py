@@ -1,0 +1,90 @@
+import os
+
+import numpy as np
+import pytest
+from conftest import REPO, run_cli
+
+from gan_tf.cli import build_parser, config_from_args
+
+
+def _one_line_error(result):
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("gan-tf: error: ")
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--dataset", "mnist5k"], "unknown dataset 'mnist5k'"),
+    (["--dataset", "no/such/folder"], "no such file or folder"),
+    (["--epochs", "0"], "--epochs must be a positive integer"),
+    (["--batch-size", "-4"], "--batch-size must be a positive integer"),
+    (["--resume", "--run-name", "never-trained"], "no checkpoint"),
+    (["--style", "keras"], "invalid choice"),
+])
+def test_user_mistakes_get_one_line_and_exit_code_2(tmp_path, args, expected):
+    result = run_cli("train", "--output-dir", str(tmp_path), *args)
+    assert expected in _one_line_error(result)
+
+
+def test_empty_folder_gets_one_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no images found" in _one_line_error(run_cli("train", "--dataset", str(empty)))
+
+
+def test_mnist_without_network_names_the_offline_dataset(tmp_path):
+    # No cached copy (fresh KERAS_HOME) and a proxy that refuses at once: offline, deterministically.
+    offline = {"KERAS_HOME": str(tmp_path / "keras"), "HTTPS_PROXY": "http://127.0.0.1:9",
+               "https_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    line = _one_line_error(run_cli("train", "--dataset", "mnist", "--output-dir", str(tmp_path),
+                                   env=offline, timeout=120))
+    assert "could not download 'mnist'" in line and "mnist-5k" in line
+
+
+def test_flags_are_generated_from_the_config():
+    args = build_parser().parse_args(["train", "--epochs", "3", "--no-batch-norm", "--xla", "on",
+                                      "--g-learning-rate", "1e-3"])
+    config = config_from_args(args)
+    assert (config.epochs, config.batch_norm, config.xla, config.g_learning_rate) == (3, False, "on", 1e-3)
+    assert config.dataset == "mnist-5k"  # untouched flags keep their defaults
+
+
+def test_help_lists_every_config_field_with_its_reason():
+    result = run_cli("train", "--help")
+    assert result.returncode == 0
+    for flag in ("--dataset", "--style", "--d-steps", "--label-smoothing", "--xla", "--resume", "--strategy"):
+        assert flag in result.stdout
+    assert "D.trainable=False" in result.stdout
+
+
+def test_train_then_sample_to_png_folder_and_npz(tmp_path, digits_npz):
+    result = run_cli("train", "--dataset", digits_npz, "--epochs", "1", "--batch-size", "32",
+                     "--latent-dim", "8", "--generator-width", "4", "--discriminator-width", "4",
+                     "--output-dir", str(tmp_path / "runs"), "--run-name", "cli")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "epoch 1/1" in result.stderr and "img_s=" in result.stderr  # the progress bar
+    model = str(tmp_path / "runs" / "cli" / "generator.keras")
+    for out in ("grid.png", "pictures", "samples.npz"):
+        sampled = run_cli("sample", "--model", model, "--n", "10", "--seed", "3", "--out", str(tmp_path / out))
+        assert sampled.returncode == 0, sampled.stderr[-2000:]
+    assert len(os.listdir(tmp_path / "pictures")) == 10
+    images = np.load(tmp_path / "samples.npz")["images"]
+    assert images.shape == (10, 28, 28, 1) and images.min() >= 0.0 and images.max() <= 1.0
+    again = run_cli("sample", "--model", model, "--n", "10", "--seed", "3", "--out", str(tmp_path / "again.npz"))
+    assert again.returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "again.npz")["images"], images)  # seeded
+
+
+def test_sample_errors_are_one_line(tmp_path):
+    assert "no such generator file" in _one_line_error(run_cli("sample", "--model", str(tmp_path / "g.keras")))
+    assert "--n must be between" in _one_line_error(
+        run_cli("sample", "--model", os.path.join(REPO, "saved_models", "classifiers", "mnist-5k",
+                                                   "classifier.keras"), "--n", "0"))
+
+
+def test_python_dash_m_without_command_prints_help():
+    result = run_cli()
+    assert result.returncode == 2 and "train" in result.stdout

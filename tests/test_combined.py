@@ -1,0 +1,87 @@
+import keras
+import numpy as np
+
+from gan_tf.combined import CombinedGAN
+from gan_tf.models import build_discriminator, build_generator
+
+
+def _trainer(**options):
+    keras.utils.set_random_seed(0)
+    generator = build_generator(8, width=4)
+    discriminator = build_discriminator(width=4, augment="translation", seed=0)
+    return CombinedGAN(generator, discriminator, 8, keras.optimizers.Adam(1e-3, beta_1=0.5),
+                       keras.optimizers.Adam(1e-3, beta_1=0.5), **options)
+
+
+def _weights(model):
+    model_was = model.trainable
+    model.trainable = True  # read every weight, frozen or not
+    values = [np.array(weight) for weight in model.trainable_weights]
+    model.trainable = model_was
+    return values
+
+
+def _all_changed(before, after):
+    return all(not np.allclose(old, new) for old, new in zip(before, after))
+
+
+def _none_changed(before, after):
+    return all(np.array_equal(old, new) for old, new in zip(before, after))
+
+
+def test_freezing_semantics_d_learns_on_its_step_and_is_frozen_on_the_combined_step():
+    trainer = _trainer()
+    real = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    for _ in range(2):  # the second round uses the already-traced train functions
+        # D's step: D changes, G does not.
+        trainer.discriminator.trainable = True
+        d_before, g_before = _weights(trainer.discriminator), _weights(trainer.generator)
+        trainer.discriminator.train_on_batch(real, np.ones((4, 1), np.float32))
+        assert _all_changed(d_before, _weights(trainer.discriminator))
+        assert _none_changed(g_before, _weights(trainer.generator))
+        # The combined step: G changes, D does not.
+        trainer.discriminator.trainable = False
+        d_before, g_before = _weights(trainer.discriminator), _weights(trainer.generator)
+        trainer.combined.train_on_batch(trainer.noise(4), np.ones((4, 1), np.float32))
+        assert _none_changed(d_before, _weights(trainer.discriminator))
+        assert _all_changed(g_before, _weights(trainer.generator))
+
+
+def test_train_step_updates_d_and_g():
+    trainer = _trainer(ema_decay=0.9)
+    real = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    d_before, g_before = _weights(trainer.discriminator), _weights(trainer.generator)
+    logs = trainer.train_step(real)
+    assert _all_changed(d_before, _weights(trainer.discriminator))
+    assert _all_changed(g_before, _weights(trainer.generator))
+    assert set(logs) == {"d_loss", "g_loss", "real_score", "fake_score"}
+    assert all(np.isfinite(float(value)) for value in logs.values())
+
+
+def test_the_textbook_keras3_port_silently_freezes_d():
+    """Why CombinedGAN flips `trainable` before each call: the textbook order leaves D untrained."""
+    keras.utils.set_random_seed(0)
+    generator, discriminator = build_generator(8, width=4), build_discriminator(width=4)
+    discriminator.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    discriminator.trainable = False  # textbook: set once, before building the combined model
+    z = keras.Input((8,))
+    gan = keras.Model(z, discriminator(generator(z)))
+    gan.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    before = _weights(discriminator)
+    real = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    discriminator.train_on_batch(real, np.ones((4, 1), np.float32))  # first call traced while frozen
+    assert _none_changed(before, _weights(discriminator))
+
+
+def test_fit_drives_callbacks_like_keras_fit():
+    trainer = _trainer()
+    seen = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, sorted(logs)))
+
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    trainer.fit([images[:4], images[4:]], epochs=2, callbacks=[Recorder()])
+    assert seen == [(0, ["d_loss", "fake_score", "g_loss", "real_score"])] * 1 + [
+        (1, ["d_loss", "fake_score", "g_loss", "real_score"])]

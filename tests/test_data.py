@@ -1,0 +1,107 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_tf import data
+
+
+def test_mnist_5k_is_5000_labelled_digits_with_500_per_class():
+    image_set = data.load("mnist-5k")
+    assert image_set.images.shape == (5000, 28, 28, 1) and image_set.images.dtype == np.uint8
+    assert np.bincount(image_set.labels).tolist() == [500] * 10
+    assert image_set.images.max() == 255
+
+
+def test_pipeline_is_shuffled_batched_and_in_model_range():
+    image_set = data.load("mnist-5k")
+    batch_images, batch_labels = next(iter(data.to_dataset(image_set, 64, seed=1, with_labels=True)))
+    assert batch_images.shape == (64, 28, 28, 1)
+    assert -1.0 <= float(np.min(batch_images)) and float(np.max(batch_images)) <= 1.0
+    assert len(set(np.asarray(batch_labels).tolist())) > 3  # sorted on disk, shuffled here
+
+
+def test_same_seed_same_order():
+    image_set = data.load("mnist-5k")
+    first = [next(iter(data.to_dataset(image_set, 8, seed=3))).numpy() for _ in range(2)]
+    np.testing.assert_array_equal(first[0], first[1])
+
+
+def test_resize_and_channels_are_applied():
+    image_set = data.load("mnist-5k", image_size=32, channels=3)
+    assert image_set.images.shape == (5000, 32, 32, 3)
+
+
+def _write_pictures(folder, count, size=(40, 30), mode="RGB"):
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        sub = folder / ("nested" if index % 2 else "")
+        sub.mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(pixels, "RGB").convert(mode).save(sub / f"picture_{index}.png")
+
+
+def test_folder_is_searched_recursively_center_cropped_and_resized(tmp_path):
+    _write_pictures(tmp_path, 5)
+    image_set = data.load(str(tmp_path), image_size=32, channels=3)
+    assert image_set.images.shape == (5, 32, 32, 3)
+    gray = data.load(str(tmp_path), image_size=28, channels=1)
+    assert gray.images.shape == (5, 28, 28, 1)
+
+
+def test_corrupt_image_is_skipped_with_one_warning_that_counts(tmp_path):
+    _write_pictures(tmp_path, 4)
+    (tmp_path / "broken.jpg").write_bytes(b"this is not a jpeg")
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image file"):
+        image_set = data.load(str(tmp_path), image_size=28, channels=1)
+    assert len(image_set.images) == 4
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("no pictures here")
+    with pytest.raises(ValueError, match="no images found"):
+        data.load(str(tmp_path))
+
+
+def test_npz_and_npy_files(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (6, 28, 28), dtype=np.uint8)
+    np.savez(tmp_path / "set.npz", x=images, y=np.arange(6))
+    loaded = data.load(str(tmp_path / "set.npz"))
+    assert loaded.images.shape == (6, 28, 28, 1) and loaded.labels.tolist() == list(range(6))
+    np.save(tmp_path / "floats.npy", images.astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(data.load(str(tmp_path / "floats.npy")).images[..., 0], images)
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((3, 5)), "expected images shaped"),
+    (np.full((2, 8, 8), 3.0, np.float32), "must be in"),
+])
+def test_bad_arrays_are_explained(tmp_path, array, message):
+    np.save(tmp_path / "bad.npy", array)
+    with pytest.raises(ValueError, match=message):
+        data.load(str(tmp_path / "bad.npy"))
+
+
+def test_unknown_name_and_missing_path():
+    with pytest.raises(ValueError, match="mnist-5k"):
+        data.load("mnist5k")
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        data.load(os.path.join("no", "such", "folder"))
+
+
+def test_download_failure_names_the_offline_options(monkeypatch):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure: [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(ConnectionError, match=r"could not download 'fashion_mnist'.*mnist-5k.*--dataset PATH"):
+        data.load("fashion_mnist")
+
+
+def test_batch_larger_than_data_is_explained():
+    image_set = data.ImageSet(np.zeros((4, 28, 28, 1), np.uint8), None, "four")
+    with pytest.raises(ValueError, match="--batch-size"):
+        data.to_dataset(image_set, 8)

@@ -1,0 +1,102 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_tf.gan import GAN
+from gan_tf.losses import minimax_discriminator_loss, minimax_generator_loss
+from gan_tf.models import build_discriminator, build_generator
+
+
+def _images(count=8, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (count, 28, 28, 1)).astype(np.float32)
+
+
+def _gan(seed=0, **options):
+    keras.utils.set_random_seed(seed)
+    generator = build_generator(8, width=4)
+    discriminator = build_discriminator(width=4, logits=True, augment="translation", seed=seed)
+    gan = GAN(generator, discriminator, latent_dim=8, seed=seed, **options)
+    gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(1e-3, beta_1=0.5))
+    return gan
+
+
+def _copy(model):
+    return [np.array(weight) for weight in model.trainable_weights]
+
+
+def _changed(before, model):
+    return [not np.allclose(old, np.asarray(new)) for old, new in zip(before, model.trainable_weights)]
+
+
+def test_one_train_step_updates_both_networks_and_reports_metrics():
+    gan = _gan()
+    g_before, d_before = _copy(gan.generator), _copy(gan.discriminator)
+    history = gan.fit(_images(), batch_size=4, epochs=1, verbose=0)
+    assert all(_changed(g_before, gan.generator))
+    assert all(_changed(d_before, gan.discriminator))
+    assert set(history.history) == {"d_loss", "g_loss", "real_score", "fake_score"}
+    assert all(np.isfinite(values[0]) for values in history.history.values())
+    assert 0.0 <= history.history["fake_score"][0] <= 1.0
+
+
+def test_d_steps_update_d_k_times_per_g_update():
+    gan = _gan(d_steps=3)
+    gan.fit(_images(), batch_size=4, epochs=1, verbose=0)  # 2 steps
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+    assert int(gan.d_optimizer.iterations) == 6
+
+
+def test_minimax_loss_and_label_smoothing_train():
+    gan = _gan(generator_loss=minimax_generator_loss, discriminator_loss=minimax_discriminator_loss,
+               label_smoothing=0.1)
+    history = gan.fit(_images(), batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"][0])
+
+
+def test_same_seed_gives_the_same_run():
+    def run():
+        gan = _gan(seed=7)
+        dataset = tf.data.Dataset.from_tensor_slices(_images()).batch(4)
+        gan.fit(dataset, epochs=2, verbose=0, shuffle=False)
+        return np.asarray(gan.generator(np.ones((1, 8), np.float32)))
+
+    np.testing.assert_allclose(run(), run(), atol=1e-6)
+
+
+def test_ema_generator_lags_behind_the_generator():
+    gan = _gan(ema_decay=0.9)
+    initial = _copy(gan.generator)
+    gan.fit(_images(), batch_size=4, epochs=3, verbose=0)
+    averaged = gan.sampling_generator()
+    assert averaged is not gan.generator
+    for start, current, average in zip(initial, gan.generator.trainable_weights, averaged.trainable_weights):
+        current, average = np.asarray(current), np.asarray(average)
+        # The average sits strictly between where G started and where it is now.
+        assert np.linalg.norm(average - current) > 0
+        assert np.linalg.norm(average - start) < np.linalg.norm(current - start) + 1e-7
+
+
+def test_without_ema_samples_come_from_g_itself():
+    gan = _gan(ema_decay=0.0)
+    assert gan.sampling_generator() is gan.generator
+
+
+def test_invalid_d_steps_is_rejected():
+    with pytest.raises(ValueError, match="d_steps"):
+        _gan(d_steps=0)
+
+
+def test_train_step_runs_under_mirrored_strategy_on_two_logical_cpus():
+    devices = [device.name for device in tf.config.list_logical_devices("CPU")]
+    assert len(devices) == 2, "conftest splits the CPU in two"
+    strategy = tf.distribute.MirroredStrategy(devices=devices)
+    with strategy.scope():
+        gan = _gan(ema_decay=0.5)
+    d_before = _copy(gan.discriminator)
+    dataset = tf.data.Dataset.from_tensor_slices(_images()).batch(8, drop_remainder=True)
+    history = gan.fit(dataset, epochs=2, verbose=0, shuffle=False)
+    assert strategy.num_replicas_in_sync == 2
+    assert all(np.isfinite(history.history["d_loss"]))
+    assert all(_changed(d_before, gan.discriminator))
+    assert int(gan.g_optimizer.iterations.numpy()) == 2

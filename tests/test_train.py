@@ -1,0 +1,114 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO, tiny_config
+
+from gan_tf import checkpoints
+from gan_tf.train import load_generator, train
+
+ARTIFACTS = ["config.json", "history.csv", "loss_curves.png", "training.gif", "generator.keras",
+             "discriminator.keras", "samples/epoch_0001.png", "samples/epoch_0002.png",
+             "checkpoints/epoch-0002.npz"]
+
+
+@pytest.mark.parametrize("style", ["fit", "combined"])
+def test_a_run_writes_every_artifact(tmp_path, digits_npz, style):
+    result = train(tiny_config(tmp_path, digits_npz, style=style, epochs=2), verbose=False)
+    for name in ARTIFACTS:
+        assert os.path.isfile(os.path.join(result.run_dir, name)), name
+    with open(os.path.join(result.run_dir, "config.json")) as file:
+        assert json.load(file)["style"] == style
+    with open(os.path.join(result.run_dir, "history.csv")) as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert {"d_loss", "g_loss", "real_score", "fake_score", "images_per_second"} <= set(rows[0])
+    generator = load_generator(result.generator_path)
+    assert generator.inputs[0].name == "z"
+    assert generator(np.zeros((2, 8), np.float32)).shape == (2, 28, 28, 1)
+
+
+def test_fresh_runs_never_overwrite_each_other(tmp_path, digits_npz):
+    config = tiny_config(tmp_path, digits_npz, run_name=None)
+    first = train(config, verbose=False).run_dir
+    second = train(config, verbose=False).run_dir
+    assert first != second and second.endswith("-2")
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(config.replace(run_name=os.path.basename(first)), verbose=False)
+
+
+@pytest.mark.parametrize("style", ["fit", "combined"])
+def test_resume_continues_with_optimizer_state(tmp_path, digits_npz, style):
+    config = tiny_config(tmp_path, digits_npz, style=style, epochs=1)
+    run_dir = train(config, verbose=False).run_dir
+    steps = 128 // 16
+    result = train(config.replace(epochs=3, resume=True), verbose=False)
+    assert result.run_dir == run_dir
+    assert [row["epoch"] for row in result.history] == ["1", "2", "3"]
+    state = np.load(checkpoints.latest(run_dir))
+    assert int(state["g_optimizer/0"]) == 3 * steps  # Adam's step count went on, it did not restart
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path, digits_npz):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(tiny_config(tmp_path, digits_npz, resume=True), verbose=False)
+
+
+def test_a_folder_with_a_corrupt_image_trains_with_a_warning(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(20):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    (folder / "corrupt.png").write_bytes(b"\x89PNG broken")
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+        result = train(tiny_config(tmp_path, str(folder), image_size=32, batch_size=4), verbose=False)
+    assert load_generator(result.generator_path).output_shape == (None, 32, 32, 3)
+
+
+def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path, digits_npz):
+    """Kill -9 during epoch 3; --resume restarts at epoch 3 from epoch 2's full state."""
+    runs = tmp_path / "runs"
+    args = [sys.executable, "-m", "gan_tf", "train", "--dataset", digits_npz, "--batch-size", "2",
+            "--latent-dim", "8", "--generator-width", "4", "--discriminator-width", "4",
+            "--sample-grid", "2", "--output-dir", str(runs), "--run-name", "killed"]
+    env = dict(os.environ, PYTHONPATH=REPO)
+    process = subprocess.Popen(args + ["--epochs", "50"], cwd=REPO, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = runs / "killed"
+    try:
+        deadline = time.time() + 240
+        while not (run_dir / "checkpoints" / "epoch-0002.npz").exists():
+            assert process.poll() is None, "training exited early"
+            assert time.time() < deadline, "no checkpoint within 4 minutes"
+            time.sleep(0.05)
+        time.sleep(0.5)  # well into epoch 3 (64 steps of 2 images)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = sorted(os.listdir(run_dir / "checkpoints"))
+    assert finished[-1] == "epoch-0002.npz", finished  # epoch 3 never finished
+    saved = np.load(run_dir / "checkpoints" / "epoch-0002.npz")
+    steps_per_epoch = 128 // 2
+    assert int(saved["g_optimizer/0"]) == 2 * steps_per_epoch
+
+    resumed = subprocess.run(args + ["--epochs", "3", "--resume"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming" in resumed.stdout and "after epoch 2" in resumed.stdout
+    with open(run_dir / "history.csv") as file:
+        assert [row["epoch"] for row in csv.DictReader(file)] == ["1", "2", "3"]
+    final = np.load(run_dir / "checkpoints" / "epoch-0003.npz")
+    assert int(final["g_optimizer/0"]) == 3 * steps_per_epoch
+    # Epochs 1 and 2's pictures are still there, and epoch 3's was added.
+    assert sorted(os.listdir(run_dir / "samples")) == [f"epoch_000{n}.png" for n in (1, 2, 3)]
+    assert keras.models.load_model(run_dir / "generator.keras") is not None
