@@ -92,8 +92,8 @@ def features_and_probabilities(classifier, unit_images, batch_size=500):
                        [classifier.get_layer(FEATURES_LAYER).output, classifier.outputs[0]])
     features, probabilities = [], []
     for start in range(0, len(unit_images), batch_size):
-        batch_features, batch_probabilities = both(np.asarray(unit_images[start:start + batch_size],
-                                                              np.float32), training=False)
+        batch_features, batch_probabilities = both([np.asarray(unit_images[start:start + batch_size],
+                                                               np.float32)], training=False)
         features.append(np.asarray(batch_features, np.float64))
         probabilities.append(np.asarray(batch_probabilities, np.float64))
     return np.concatenate(features), np.concatenate(probabilities)

@@ -104,7 +104,54 @@ def build_parser():
     classifier.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     classifier.add_argument("--out", default=None,
                             help="folder to save to (default: saved_models/classifiers/<dataset>)")
+    evaluate = commands.add_parser("evaluate", help="measure a generator: FD, KID, IS, precision/recall, "
+                                   "density/coverage, mode coverage")
+    evaluate.add_argument("--model", required=True, help="a generator .keras file")
+    evaluate.add_argument("--dataset", default="mnist-5k", help="the real data to compare with (default: mnist-5k)")
+    evaluate.add_argument("--n", type=int, default=5000, help="generated samples (default: 5000)")
+    evaluate.add_argument("--features", default="classifier", choices=("classifier", "inception"),
+                          help="feature extractor: the offline digit classifier or Inception-v3 (download)")
+    evaluate.add_argument("--classifier-dataset", default="mnist-5k",
+                          help="which shipped classifier gives the features (default: mnist-5k)")
+    evaluate.add_argument("--real-baseline", action="store_true",
+                          help="also score a held-out real split: the best a generator can do")
+    evaluate.add_argument("--noise-baseline", action="store_true",
+                          help="also score uniform noise images: the worst")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the noise and the split (default: 0)")
+    evaluate.add_argument("--out", default=None, help="write the report as JSON here")
     return parser
+
+
+def _evaluate(args):
+    import numpy as np
+
+    from gan_tf import data, evaluation
+    from gan_tf import images as pixels
+    from gan_tf.sampling import sample_unit_images
+    from gan_tf.train import load_generator
+
+    generator = load_generator(args.model)
+    real = data.load(args.dataset, generator.output_shape[1], generator.output_shape[-1])
+    real_unit = pixels.model_to_unit(pixels.bytes_to_model(real.images))
+    extractor = evaluation.make_extractor(args.features, args.classifier_dataset)
+    fake = sample_unit_images(generator, args.n, args.seed)
+    report = evaluation.evaluate(fake, real_unit, extractor, args.real_baseline, real.labels, args.seed)
+    if args.noise_baseline:
+        noise = np.random.default_rng(args.seed).uniform(0, 1, (report["n"],) + real_unit.shape[1:])
+        reference = (evaluation.real_split(real_unit, report["n"], args.seed)[0] if args.real_baseline
+                     else real_unit)
+        reference_features, _ = extractor(reference)
+        noise_features, noise_probabilities = extractor(noise.astype(np.float32))
+        shares = None if real.labels is None else np.bincount(real.labels) / len(real.labels)
+        report["uniform_noise"] = evaluation.all_metrics(reference_features, noise_features,
+                                                         noise_probabilities, shares, args.seed)
+    report.update(model=args.model, dataset=args.dataset, features=args.features)
+    print(f"{report['n']} samples vs {report['reference_n']} real images of {args.dataset}, "
+          f"{args.features} features")
+    print(evaluation.format_table(report))
+    if args.out:
+        evaluation.write_report(report, args.out)
+        print(f"report written to {args.out}")
 
 
 def _train(args):
@@ -133,7 +180,8 @@ def _train_classifier(args):
     print(f"held-out accuracy {accuracy:.4f}; saved to {output_dir}")
 
 
-COMMANDS = {"train": _train, "sample": _sample, "train-classifier": _train_classifier}
+COMMANDS = {"train": _train, "sample": _sample, "train-classifier": _train_classifier,
+            "evaluate": _evaluate}
 
 
 def main(argv=None):

@@ -1,0 +1,139 @@
+"""`gan-tf evaluate`: sample a generator, extract features, compute every metric, compare with real data.
+
+Two feature extractors:
+- "classifier" (default, offline): the project's digit classifier (`gan_tf.classifier`); its
+  penultimate layer gives features, its softmax the class probabilities.
+- "inception": Inception-v3 from `keras.applications` (ImageNet weights, downloaded once), images
+  resized to 299x299 and gray repeated to RGB, the paper-standard FID/IS features.
+
+The real baseline (`--real-baseline`) runs the same metrics on a held-out real split against the
+reference split: the floor a generator is compared with. Numbers from different extractors, or from
+different sample counts, are not comparable.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from gan_tf import classifier as digit_classifier
+from gan_tf import images as pixels
+from gan_tf import metrics
+
+FEATURE_KINDS = ("classifier", "inception")
+
+
+def inception_extractor(weights="imagenet"):
+    """A function [0, 1] images -> (pool features [n, 2048], class probabilities [n, 1000]).
+
+    `weights=None` gives a randomly initialised network (tests use it: no download). A failed download
+    raises ConnectionError with the offline alternative.
+    """
+    import keras
+    import tensorflow as tf
+
+    try:
+        network = keras.applications.InceptionV3(include_top=True, weights=weights)
+    except Exception as error:  # urllib/ssl/socket errors: no network
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConnectionError(f"could not download Inception-v3 weights ({reason}); use --features "
+                              "classifier (offline) or run once with network access") from None
+    both = keras.Model(network.inputs, [network.get_layer("avg_pool").output, network.outputs[0]])
+
+    def extract(unit_images, batch_size=50):
+        features, probabilities = [], []
+        for start in range(0, len(unit_images), batch_size):
+            batch = np.asarray(unit_images[start:start + batch_size], np.float32)
+            if batch.shape[-1] == 1:
+                batch = np.repeat(batch, 3, axis=-1)
+            batch = tf.image.resize(batch, (299, 299), method="bilinear")
+            pool, probability = both([pixels.unit_to_model(batch)], training=False)  # Inception takes [-1, 1]
+            features.append(np.asarray(pool, np.float64))
+            probabilities.append(np.asarray(probability, np.float64))
+        return np.concatenate(features), np.concatenate(probabilities)
+
+    return extract
+
+
+def classifier_extractor(dataset="mnist-5k", directory=None):
+    model = digit_classifier.load_classifier(dataset, directory)
+    return lambda unit_images: digit_classifier.features_and_probabilities(model, unit_images)
+
+
+def make_extractor(kind, dataset="mnist-5k", inception_weights="imagenet"):
+    if kind == "classifier":
+        return classifier_extractor(dataset)
+    if kind == "inception":
+        return inception_extractor(inception_weights)
+    raise ValueError(f"unknown --features {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
+
+
+def all_metrics(real_features, fake_features, fake_probabilities, real_class_shares=None, seed=0):
+    """Every metric of `gan_tf.metrics` for one fake set against one real set, as a flat dict."""
+    kid_mean, kid_std = metrics.kernel_inception_distance(real_features, fake_features, seed=seed)
+    is_mean, is_std = metrics.inception_score(fake_probabilities)
+    precision, recall = metrics.precision_recall(real_features, fake_features)
+    density, coverage = metrics.density_coverage(real_features, fake_features)
+    modes = metrics.mode_coverage(fake_probabilities, real_class_shares)
+    return {
+        "fd": metrics.frechet_distance(real_features, fake_features),
+        "kid": kid_mean, "kid_std": kid_std,
+        "is": is_mean, "is_std": is_std,
+        "precision": precision, "recall": recall, "density": density, "coverage": coverage,
+        "mean_confidence": float(np.max(fake_probabilities, axis=1).mean()),
+        "classes_covered": modes["classes_covered"], "smallest_class_share": modes["smallest_class_share"],
+        "class_kl": modes["kl_to_real"], "class_histogram": modes["histogram"],
+    }
+
+
+def real_split(unit_images, count, seed=0):
+    """(reference, held_out): `count` random held-out real images and the rest as the reference set."""
+    order = np.random.default_rng(seed).permutation(len(unit_images))
+    return unit_images[order[count:]], unit_images[order[:count]]
+
+
+def evaluate(fake_unit_images, real_unit_images, extractor, real_baseline=False, real_labels=None,
+             seed=0):
+    """Metrics of fake images against real ones; with `real_baseline`, also a held-out real split's.
+
+    FD is biased by the sample count, so the baseline must use the same n as the generator: with
+    `real_baseline`, n = min(fake count, half the real set); that many real images are held out, the
+    rest is the reference for both, and the generator is scored on its first n samples.
+    """
+    fake_unit_images = np.asarray(fake_unit_images)
+    if real_baseline:
+        count = min(len(fake_unit_images), len(real_unit_images) // 2)
+        reference, held_out = real_split(real_unit_images, count, seed)
+        fake_unit_images = fake_unit_images[:count]
+    else:
+        reference, held_out = real_unit_images, None
+    reference_features, _ = extractor(reference)
+    fake_features, fake_probabilities = extractor(fake_unit_images)
+    shares = None if real_labels is None else np.bincount(real_labels) / len(real_labels)
+    report = {"n": int(len(fake_unit_images)), "reference_n": int(len(reference)),
+              "generator": all_metrics(reference_features, fake_features, fake_probabilities, shares, seed)}
+    if held_out is not None:
+        held_features, held_probabilities = extractor(held_out)
+        report["real_baseline"] = all_metrics(reference_features, held_features, held_probabilities, shares,
+                                              seed)
+    return report
+
+
+def format_table(report):
+    columns = [name for name in ("generator", "real_baseline", "uniform_noise") if name in report]
+    rows = ["fd", "kid", "is", "precision", "recall", "density", "coverage", "mean_confidence",
+            "classes_covered", "smallest_class_share", "class_kl"]
+    lines = [f"{'metric':<22}" + "".join(f"{name:>16}" for name in columns)]
+    for row in rows:
+        values = "".join(f"{report[name][row]:>16.4f}" if isinstance(report[name][row], float)
+                         else f"{report[name][row]:>16}" for name in columns)
+        lines.append(f"{row:<22}{values}")
+    return "\n".join(lines)
+
+
+def write_report(report, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w") as file:
+        json.dump(report, file, indent=2)
+    os.replace(temporary, path)
