@@ -76,3 +76,11 @@ def restore(trainer, path):
                                      f"{tuple(variable.shape)}); resume with the run's own config")
                 variable.assign(value)
         return json.loads(str(archive["state"]))
+
+
+def generator_steps(path):
+    """How many generator updates a checkpoint has seen (G's optimizer step counter); 0 without one."""
+    if not path:
+        return 0
+    with np.load(path, allow_pickle=False) as archive:
+        return int(archive["g_optimizer/0"]) if "g_optimizer/0" in archive else 0

@@ -5,14 +5,17 @@ the reason for its default. User mistakes become one line on stderr and exit cod
 """
 
 import argparse
+import json
 import os
 import sys
 import types
 import typing
 
 from gan_tf.config import CONFIG_FIELDS, TrainConfig
+from gan_tf.serving import ServingError
 
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError)
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError,
+               ServingError)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -91,7 +94,9 @@ def build_parser():
     _add_config_flags(train)
 
     sample = commands.add_parser("sample", help="draw images from a trained generator")
-    sample.add_argument("--model", required=True, help="a generator .keras file (runs/NAME/generator.keras)")
+    sample.add_argument("--model", required=True,
+                        help="a generator .keras file (runs/NAME/generator.keras) or a SavedModel "
+                        "(saved_models/NAME for the newest version, or saved_models/NAME/VERSION)")
     sample.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
     sample.add_argument("--out", default="samples.png",
@@ -104,6 +109,35 @@ def build_parser():
     classifier.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     classifier.add_argument("--out", default=None,
                             help="folder to save to (default: saved_models/classifiers/<dataset>)")
+    export = commands.add_parser("export", help="write a versioned SavedModel for TensorFlow Serving")
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="a run folder (runs/NAME): exports its generator with its config")
+    source.add_argument("--model", help="a generator .keras file")
+    export.add_argument("--name", default=None, help="model name (default: the run's folder name)")
+    export.add_argument("--version", type=int, default=None, help="version number (default: the next free one)")
+    export.add_argument("--base-dir", default="saved_models", help="where models live (default: saved_models)")
+
+    interpolate = commands.add_parser("interpolate", help="walk the latent space between seeds")
+    interpolate.add_argument("--model", required=True, help="a generator .keras file or a SavedModel")
+    interpolate.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                             help="seeds of the points to pass through (default: 0 1)")
+    interpolate.add_argument("--steps", type=int, default=10, help="images per segment (default: 10)")
+    interpolate.add_argument("--method", default="slerp", choices=("slerp", "lerp"),
+                             help="spherical (default) or linear interpolation")
+    interpolate.add_argument("--out", default="interpolation.png", help="the strip PNG; a GIF is written beside it")
+
+    client = commands.add_parser("serve-client", help="call a TensorFlow Serving server that serves a generator")
+    client.add_argument("--url", default="http://localhost:8501", help="REST address (default: http://localhost:8501)")
+    client.add_argument("--grpc", default=None, metavar="HOST:PORT",
+                        help="use gRPC at this address instead of REST (TF Serving's default port is 8500)")
+    client.add_argument("--model", required=True, help="the served model's name")
+    client.add_argument("--version", type=int, default=None, help="a specific version (default: the newest)")
+    client.add_argument("--n", type=int, default=16, help="images to request from the `sample` signature")
+    client.add_argument("--seed", type=int, default=0, help="seed for the `sample` signature")
+    client.add_argument("--out", default="served.png", help="a grid .png, an .npz or a folder of PNGs")
+    client.add_argument("--status", action="store_true", help="print the model's status and metadata (REST) and stop")
+    client.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer")
+
     evaluate = commands.add_parser("evaluate", help="measure a generator: FD, KID, IS, precision/recall, "
                                    "density/coverage, mode coverage")
     evaluate.add_argument("--model", required=True, help="a generator .keras file")
@@ -154,6 +188,70 @@ def _evaluate(args):
         print(f"report written to {args.out}")
 
 
+def _export(args):
+    from gan_tf import checkpoints
+    from gan_tf.callbacks import read_history
+    from gan_tf.export import export_generator
+    from gan_tf.train import GENERATOR_FILE, load_generator, saved_config
+
+    metadata = {"export_command": " ".join(["gan-tf", *args.argv])}
+    if args.run:
+        run_dir = os.path.normpath(args.run)
+        generator = load_generator(os.path.join(run_dir, GENERATOR_FILE))
+        config = saved_config(run_dir)
+        history = read_history(run_dir)
+        metadata.update(training_config=json.loads(config.to_json()), dataset=config.dataset,
+                        epochs_trained=len(history),
+                        steps_trained=checkpoints.generator_steps(checkpoints.latest(run_dir)),
+                        final_epoch=history[-1] if history else None)
+        name = args.name or os.path.basename(run_dir)
+    else:
+        generator, name = load_generator(args.model), args.name or "generator"
+    path = export_generator(generator, name, args.base_dir, args.version, metadata)
+    print(f"exported {path} (serving_default: z -> images; sample: num_samples, seed -> images, PNGs)")
+
+
+def _interpolate(args):
+    from gan_tf import images as pixels
+    from gan_tf import latent
+    from gan_tf.sampling import generate_unit_images, latent_dim_of, load_generator
+
+    generator = load_generator(args.model)
+    points = latent.seeded_points(args.seeds, latent_dim_of(generator))
+    walk = latent.path(points, args.steps, args.method)
+    frames = generate_unit_images(generator, walk)
+    columns = args.steps if len(args.seeds) == 2 else len(frames)
+    strip = pixels.unit_to_bytes(pixels.grid(frames, columns))
+    pixels.save_png(strip, args.out, scale=2)
+    gif = os.path.splitext(args.out)[0] + ".gif"
+    folder = os.path.splitext(args.out)[0] + "_frames"
+    os.makedirs(folder, exist_ok=True)
+    frame_paths = []
+    for index, frame in enumerate(pixels.unit_to_bytes(frames)):
+        frame_paths.append(os.path.join(folder, f"frame_{index:03d}.png"))
+        pixels.save_png(frame, frame_paths[-1], scale=4)
+    pixels.save_gif(frame_paths + frame_paths[::-1], gif, seconds_per_frame=0.1)
+    print(f"wrote {len(frames)} images along a {args.method} path: {args.out}, {gif}")
+
+
+def _serve_client(args):
+    from gan_tf import serving
+    from gan_tf.sampling import write_samples
+
+    if args.status:
+        client = serving.RestClient(args.url, args.model, args.version, args.timeout)
+        print(json.dumps({"status": client.status(), "metadata": client.metadata()}, indent=2))
+        return
+    if args.grpc:
+        client = serving.GrpcClient(args.grpc, args.model, args.version, args.timeout)
+    else:
+        client = serving.RestClient(args.url, args.model, args.version, args.timeout)
+    images, png_bytes = client.sample(args.n, args.seed)
+    out = write_samples(images, args.out)
+    average = sum(map(len, png_bytes)) // max(len(png_bytes), 1)
+    print(f"received {len(png_bytes)} images (PNGs of {average} bytes on average) from {args.model}; wrote {out}")
+
+
 def _train(args):
     from gan_tf.train import train
 
@@ -161,8 +259,7 @@ def _train(args):
 
 
 def _sample(args):
-    from gan_tf.sampling import sample_unit_images, write_samples
-    from gan_tf.train import load_generator
+    from gan_tf.sampling import load_generator, sample_unit_images, write_samples
 
     generator = load_generator(args.model)
     out = write_samples(sample_unit_images(generator, args.n, args.seed), args.out)
@@ -181,12 +278,14 @@ def _train_classifier(args):
 
 
 COMMANDS = {"train": _train, "sample": _sample, "train-classifier": _train_classifier,
-            "evaluate": _evaluate}
+            "evaluate": _evaluate, "export": _export, "interpolate": _interpolate,
+            "serve-client": _serve_client}
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not args.command:
         parser.print_help()
         return 2

@@ -9,15 +9,59 @@ from gan_tf import images as pixels
 MAX_SAMPLES = 100_000  # above this an .npz of 28x28 floats passes 300 MB: sample in several calls
 
 
+class SavedModelGenerator:
+    """A SavedModel export used like a generator: z -> images in [0, 1], with TensorFlow only."""
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        from gan_tf.export import resolve_saved_model
+
+        self.path = resolve_saved_model(path)
+        self.function = tf.saved_model.load(self.path).signatures["serving_default"]
+        self.latent_dim = int(self.function.structured_input_signature[1]["z"].shape[-1])
+
+    def unit_images(self, z):
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z has shape {list(z.shape)}, but this model takes [batch, {self.latent_dim}]")
+        return np.asarray(self.function(z=z)["images"])
+
+
+def load_generator(path):
+    """A `.keras` generator file or a SavedModel folder (saved_models/NAME[/VERSION])."""
+    import os
+
+    if os.path.isdir(path):
+        return SavedModelGenerator(path)
+    from gan_tf.train import load_generator as load_keras_generator
+
+    return load_keras_generator(path)
+
+
+def latent_dim_of(generator):
+    if isinstance(generator, SavedModelGenerator):
+        return generator.latent_dim
+    return int(generator.inputs[0].shape[-1])
+
+
+def generate_unit_images(generator, z, batch_size=500):
+    """Images in [0, 1] for latent vectors z, from a Keras generator or a SavedModel."""
+    z = np.asarray(z, np.float32)
+    if isinstance(generator, SavedModelGenerator):
+        batches = [generator.unit_images(z[start:start + batch_size]) for start in range(0, len(z), batch_size)]
+        return np.concatenate(batches)
+    batches = [np.asarray(generator(z[start:start + batch_size], training=False))
+               for start in range(0, len(z), batch_size)]
+    return pixels.model_to_unit(np.concatenate(batches))
+
+
 def sample_unit_images(generator, count, seed=0, batch_size=500):
-    """`count` images in [0, 1] from a Keras generator, z ~ N(0, I) drawn from `seed`."""
+    """`count` images in [0, 1], z ~ N(0, I) drawn from `seed` (the same z for .keras and SavedModel)."""
     if not 0 < count <= MAX_SAMPLES:
         raise ValueError(f"--n must be between 1 and {MAX_SAMPLES}, got {count}")
-    latent_dim = generator.inputs[0].shape[-1]
-    noise = np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
-    batches = [np.asarray(generator(noise[start:start + batch_size], training=False))
-               for start in range(0, count, batch_size)]
-    return pixels.model_to_unit(np.concatenate(batches))
+    noise = np.random.default_rng(seed).standard_normal((count, latent_dim_of(generator))).astype(np.float32)
+    return generate_unit_images(generator, noise, batch_size)
 
 
 def write_samples(unit_images, out):
