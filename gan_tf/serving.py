@@ -36,6 +36,22 @@ def _decode(value):
     return value
 
 
+def summarize_error(message):
+    """The informative line of a TensorFlow error message (TF Serving relays them whole).
+
+    "Graph execution error:", "Detected at node ..." and stack lines are dropped; an assertion keeps
+    just its own text ("num_samples must be at most 4096").
+    """
+    for line in str(message).splitlines():
+        line = line.strip()
+        if not line or line.startswith(("Graph execution error", "Detected at node", "<stack", "[[", "File ")):
+            continue
+        if line.startswith("assertion failed: ["):
+            return line[len("assertion failed: ["):].split("]", 1)[0]
+        return line
+    return str(message).strip()
+
+
 def _to_json(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
@@ -66,7 +82,7 @@ class RestClient:
                 message = json.loads(error.read().decode()).get("error", "")
             except (ValueError, AttributeError):
                 message = error.reason
-            raise ServingError(f"TF Serving answered {error.code} for {url}: {message}") from None
+            raise ServingError(f"TF Serving answered {error.code} for {url}: {summarize_error(message)}") from None
         except (socket.timeout, TimeoutError):
             raise ServingError(f"no answer from {url} within {self.timeout:g} s") from None
         except urllib.error.URLError as error:
@@ -158,7 +174,7 @@ class GrpcClient:
                                    "server running and the port right?") from None
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise ServingError(f"no answer from {self.target} within {self.timeout:g} s") from None
-            raise ServingError(f"TF Serving answered {code.name}: {error.details()}") from None
+            raise ServingError(f"TF Serving answered {code.name}: {summarize_error(error.details())}") from None
         outputs = {}
         for name, proto in response.outputs.items():
             array = tf.make_ndarray(proto)

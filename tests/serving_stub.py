@@ -131,8 +131,8 @@ class _RestHandler(BaseHTTPRequestHandler):
                 return self._answer(200, {"outputs": encoded if len(encoded) > 1 else next(iter(encoded.values()))})
             raise ValueError("Missing 'inputs' or 'instances' key")
         except (ValueError, TypeError, KeyError, tf.errors.InvalidArgumentError) as error:
-            message = getattr(error, "message", None) or str(error)
-            return self._answer(400, {"error": message.splitlines()[0] if message else type(error).__name__})
+            message = getattr(error, "message", None) or str(error)  # relayed whole, as TF Serving does
+            return self._answer(400, {"error": message or type(error).__name__})
 
 
 class StubServer:
@@ -169,7 +169,7 @@ class StubServer:
                     outputs = _run(model, signature, inputs)
                 except (ValueError, tf.errors.InvalidArgumentError) as error:
                     message = getattr(error, "message", None) or str(error)
-                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, message.splitlines()[0])
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, message)
                 response = predict_pb2.PredictResponse()
                 response.model_spec.name = spec.name
                 response.model_spec.version.value = chosen
