@@ -21,6 +21,7 @@ HISTORY_FILE = "history.csv"
 LOSS_PLOT_FILE = "loss_curves.png"
 GIF_FILE = "training.gif"
 SAMPLES_DIR = "samples"
+BEST_GENERATOR_FILE = "generator_best.keras"
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -100,7 +101,14 @@ def plot_history(rows, path):
     from matplotlib import pyplot as plt
 
     epochs = [int(row["epoch"]) for row in rows]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    fd_points = [(int(row["epoch"]), float(row["fd"])) for row in rows if row.get("fd") not in (None, "")]
+    figure, axes = plt.subplots(3 if fd_points else 2, 1, figsize=(7, 8 if fd_points else 6), sharex=True)
+    top, bottom = axes[0], axes[1]
+    if fd_points:
+        axes[2].plot(*zip(*fd_points), marker="o", color="tab:purple", label="classifier FD (lower is better)")
+        axes[2].set_yscale("log")
+        axes[2].set_ylabel("FD")
+        axes[2].legend()
     for name, axis in (("d_loss", top), ("g_loss", top), ("real_score", bottom), ("fake_score", bottom)):
         values = [float(row[name]) for row in rows if row.get(name) not in (None, "")]
         if len(values) == len(epochs):
@@ -109,7 +117,7 @@ def plot_history(rows, path):
     top.legend()
     bottom.axhline(0.5, color="gray", linewidth=0.8, linestyle="--")
     bottom.set_ylabel("mean D output")
-    bottom.set_xlabel("epoch")
+    axes[-1].set_xlabel("epoch")
     bottom.legend()
     figure.suptitle("GAN training")
     figure.tight_layout()
@@ -173,3 +181,42 @@ class TerminateOnNaN(keras.callbacks.Callback):
                 raise FloatingPointError(
                     f"{name} became {float(value)} at step {batch + 1}; the last finished epoch's "
                     "checkpoint is kept: lower the learning rates and --resume")
+
+
+class FrechetDistanceMonitor(keras.callbacks.Callback):
+    """Every `every` epochs: FD of a fixed batch of samples against real images, in a classifier's features.
+
+    Adds `fd` to the epoch's logs (so history.csv and the loss plot get it) and, with `keep_best`,
+    saves the sampling generator with the lowest FD so far as generator_best.keras. Fixed noise and a
+    fixed real set make the numbers comparable across epochs; they are classifier-feature distances,
+    not the Inception FIDs of papers.
+    """
+
+    def __init__(self, extract_features, real_features, noise, every, run_dir, keep_best=True):
+        super().__init__()
+        self.extract_features = extract_features
+        self.real_features = real_features
+        self.noise = np.asarray(noise, np.float32)
+        self.every = every
+        self.run_dir = run_dir
+        self.keep_best = keep_best
+        self.best = np.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        from gan_tf.metrics import frechet_distance
+
+        generator = self.model.sampling_generator()
+        samples = np.concatenate([np.asarray(generator(self.noise[start:start + 500], training=False))
+                                  for start in range(0, len(self.noise), 500)])
+        features, _ = self.extract_features(pixels.model_to_unit(samples))
+        distance = frechet_distance(self.real_features, features)
+        if logs is not None:
+            logs["fd"] = distance
+        if self.keep_best and distance < self.best:
+            self.best = distance
+            path = os.path.join(self.run_dir, BEST_GENERATOR_FILE)
+            temporary = os.path.join(self.run_dir, f".best.tmp-{os.getpid()}.keras")
+            generator.save(temporary)
+            os.replace(temporary, path)

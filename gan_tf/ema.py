@@ -6,6 +6,7 @@ samples at no training cost. The average is what sampling, the saved generator a
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -41,8 +42,38 @@ class WeightAverage(keras.layers.Layer):
         for average, weight in zip(self.averages, self.model.weights):
             average.assign(weight)
 
-    def averaged_model(self):
-        """A fresh copy of the model carrying the averaged weights."""
+    def averaged_model(self, recalibrate=True):
+        """A fresh copy of the model carrying the averaged weights.
+
+        BatchNorm's moving statistics were measured on G's own weights, not on the averaged ones, and
+        early in training the two differ enough to spoil the samples; `recalibrate` re-measures them on
+        the averaged model (the "standing statistics" of Brock et al. 2019).
+        """
         averaged = keras.models.clone_model(self.model)
         averaged.set_weights([ops.convert_to_numpy(average) for average in self.averages])
+        if recalibrate:
+            recalibrate_batch_norm(averaged)
         return averaged
+
+
+def recalibrate_batch_norm(generator, batches=8, batch_size=256, seed=0):
+    """Set every BatchNorm's moving mean/variance to their average over `batches` batches of noise.
+
+    Runs the model in training mode with momentum i/(i+1) at batch i, which makes the moving
+    statistics an exact running mean. Only the statistics change; no weight is trained.
+    """
+    norms = [layer for layer in generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return generator
+    latent_dim = int(generator.inputs[0].shape[-1])
+    rng = np.random.default_rng(seed)
+    momenta = [layer.momentum for layer in norms]
+    try:
+        for index in range(batches):
+            for layer in norms:
+                layer.momentum = index / (index + 1.0)
+            generator(rng.standard_normal((batch_size, latent_dim)).astype(np.float32), training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+    return generator

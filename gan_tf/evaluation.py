@@ -137,3 +137,31 @@ def write_report(report, path):
     with open(temporary, "w") as file:
         json.dump(report, file, indent=2)
     os.replace(temporary, path)
+
+
+def digit_quality(fake_unit_images, real_unit_images, extractor, seed=0):
+    """The project's bar for "recognisable digits", for n fake images (n = 1,000 in the acceptance test).
+
+    - mean top-class confidence of the classifier on the fakes (bar: >= 0.90);
+    - share of each class among the fakes (bar: every class >= 5%);
+    - FD of the fakes against the real images minus a random real split of the same n, divided by the
+      FD of that real split against the same reference (bar: ratio <= 5). Same n, same reference: the
+      ratio does not depend on FD's small-sample bias.
+    """
+    count = len(fake_unit_images)
+    reference, held_out = real_split(real_unit_images, count, seed)
+    reference_features, _ = extractor(reference)
+    held_features, _ = extractor(held_out)
+    fake_features, fake_probabilities = extractor(np.asarray(fake_unit_images))
+    real_vs_real = metrics.frechet_distance(reference_features, held_features)
+    fake_vs_real = metrics.frechet_distance(reference_features, fake_features)
+    shares = metrics.class_histogram(fake_probabilities)
+    return {"n": count, "mean_confidence": float(np.max(fake_probabilities, axis=1).mean()),
+            "class_shares": [round(float(share), 4) for share in shares],
+            "smallest_class_share": float(shares.min()), "fd": fake_vs_real, "fd_real_vs_real": real_vs_real,
+            "fd_ratio": fake_vs_real / real_vs_real}
+
+
+def passes_digit_bar(quality):
+    return (quality["mean_confidence"] >= 0.90 and quality["smallest_class_share"] >= 0.05
+            and quality["fd_ratio"] <= 5.0)

@@ -108,7 +108,8 @@ def build_trainer(config, image_size, channels):
                                 config.batch_norm)
     logits = config.style == "fit"
     discriminator = build_discriminator(image_size, channels, config.discriminator_width, config.dropout,
-                                        logits=logits, augment=config.augment, seed=config.seed)
+                                        logits=logits, augment=config.augment, seed=config.seed,
+                                        minibatch_std=config.minibatch_std)
     g_optimizer = make_optimizer(config.optimizer, config.g_learning_rate, config.beta1)
     d_optimizer = make_optimizer(config.optimizer, config.d_learning_rate, config.beta1)
     xla = resolve_xla(config.xla)
@@ -178,6 +179,9 @@ def train(config, verbose=True, extra_callbacks=()):
         run_callbacks.EpochCheckpoint(run_dir, extra_state=lambda: _trainer_state(trainer)),
         *extra_callbacks,
     ]
+    monitor = _fd_monitor(config, image_set, run_dir, verbose)
+    if monitor is not None:
+        callbacks.insert(1, monitor)  # before History, which records the `fd` it adds to the logs
     if verbose:
         callbacks.insert(0, run_callbacks.ProgressBar(steps_per_epoch, config.batch_size, config.epochs))
         print(f"training {config.style} GAN on {image_set.name}: {len(image_set.images)} images of "
@@ -196,6 +200,34 @@ def train(config, verbose=True, extra_callbacks=()):
         print(f"done: generator saved to {generator_path}; samples in {run_dir}/samples, "
               f"GIF {run_dir}/{run_callbacks.GIF_FILE}, curves {run_dir}/{run_callbacks.LOSS_PLOT_FILE}")
     return RunResult(run_dir, generator_path, len(history), history)
+
+
+CLASSIFIER_FOR_DATASET = {"mnist-5k": "mnist-5k", "mnist": "mnist-5k"}
+FD_SAMPLES = 1000
+
+
+def _fd_monitor(config, image_set, run_dir, verbose):
+    """The FD callback where a classifier for the data exists (digits), else None."""
+    classifier_name = CLASSIFIER_FOR_DATASET.get(config.dataset)
+    if not config.fd_every or classifier_name is None or image_set.images.shape[1:] != (28, 28, 1):
+        if config.fd_every and verbose:
+            print(f"note: no classifier for {image_set.name}; FD during training is off")
+        return None
+    from gan_tf import classifier
+    from gan_tf import images as pixels
+
+    model = classifier.load_classifier(classifier_name)
+
+    def extract(unit_images):
+        return classifier.features_and_probabilities(model, unit_images)
+
+    real_features, _ = extract(pixels.model_to_unit(pixels.bytes_to_model(image_set.images)))
+    noise = np.random.default_rng(config.seed + 1).standard_normal((FD_SAMPLES, config.latent_dim))
+    monitor = run_callbacks.FrechetDistanceMonitor(extract, real_features, noise, config.fd_every, run_dir,
+                                                   config.keep_best)
+    earlier = [float(row["fd"]) for row in run_callbacks.read_history(run_dir) if row.get("fd")]
+    monitor.best = min(earlier, default=np.inf)  # on resume, only a better generator replaces the best
+    return monitor
 
 
 def _trainer_state(trainer):

@@ -100,3 +100,17 @@ def test_train_step_runs_under_mirrored_strategy_on_two_logical_cpus():
     assert all(np.isfinite(history.history["d_loss"]))
     assert all(_changed(d_before, gan.discriminator))
     assert int(gan.g_optimizer.iterations.numpy()) == 2
+
+
+def test_recalibrated_batch_norm_statistics_match_the_averaged_weights():
+    from gan_tf.ema import recalibrate_batch_norm
+
+    keras.utils.set_random_seed(0)
+    generator = build_generator(8, width=4)
+    norm = next(layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization))
+    recalibrate_batch_norm(generator)
+    probe = keras.Model(generator.inputs, norm.input)
+    pre_norm = np.asarray(probe(np.random.default_rng(5).normal(size=(2000, 8)).astype(np.float32)))
+    np.testing.assert_allclose(np.asarray(norm.moving_mean), pre_norm.mean(axis=0), atol=0.05)
+    np.testing.assert_allclose(np.asarray(norm.moving_variance), pre_norm.var(axis=0), rtol=0.2, atol=1e-3)
+    assert norm.momentum == 0.99  # restored

@@ -88,9 +88,22 @@ def test_models_round_trip_through_save_and_load(tmp_path, builder):
         model = build_generator(8, width=4)
         inputs = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
     else:
-        model = build_discriminator(width=4, augment="translation,cutout", spectral_norm=True)
+        model = build_discriminator(width=4, augment="translation,cutout", spectral_norm=True,
+                                    minibatch_std=True)
         inputs = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
     path = tmp_path / f"{builder}.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)
     np.testing.assert_allclose(np.asarray(reloaded(inputs)), np.asarray(model(inputs)), atol=1e-6)
+
+
+def test_minibatch_std_sees_a_collapsed_batch():
+    from gan_tf.models.layers import MinibatchStdDev
+
+    layer = MinibatchStdDev()
+    varied = np.random.default_rng(0).normal(size=(6, 7, 7, 3)).astype(np.float32)
+    collapsed = np.repeat(varied[:1], 6, axis=0)
+    varied_out, collapsed_out = np.asarray(layer(varied)), np.asarray(layer(collapsed))
+    assert varied_out.shape == (6, 7, 7, 4)
+    np.testing.assert_array_equal(varied_out[..., :3], varied)
+    assert collapsed_out[..., 3].max() < 1e-3 < varied_out[..., 3].min()

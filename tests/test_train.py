@@ -112,3 +112,14 @@ def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path, digits_npz):
     # Epochs 1 and 2's pictures are still there, and epoch 3's was added.
     assert sorted(os.listdir(run_dir / "samples")) == [f"epoch_000{n}.png" for n in (1, 2, 3)]
     assert keras.models.load_model(run_dir / "generator.keras") is not None
+
+
+def test_fd_is_tracked_during_training_and_the_best_generator_kept(tmp_path):
+    config = tiny_config(tmp_path, "mnist-5k", batch_size=250, fd_every=1, epochs=2)
+    result = train(config, verbose=False)
+    fds = [float(row["fd"]) for row in result.history]
+    assert len(fds) == 2 and all(value > 0 for value in fds)
+    assert os.path.isfile(os.path.join(result.run_dir, "generator_best.keras"))
+    from PIL import Image
+
+    assert Image.open(os.path.join(result.run_dir, "loss_curves.png")).size[1] == 800  # three panels

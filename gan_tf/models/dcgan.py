@@ -12,7 +12,7 @@ DCGAN spends over 100x that), which trains at several hundred images per second 
 import keras
 from keras import layers
 
-from gan_tf.models.layers import DiffAugment
+from gan_tf.models.layers import DiffAugment, MinibatchStdDev
 
 SUPPORTED_SIZES = (28, 32, 64)
 
@@ -67,13 +67,15 @@ def generator_layers(latent_dim, image_size=28, channels=1, width=32, batch_norm
 
 
 def discriminator_layers(image_size=28, channels=1, width=64, dropout=0.3, logits=False,
-                         spectral_norm=False, augment="", seed=None):
+                         spectral_norm=False, augment="", seed=None, minibatch_std=False):
     _start_size(image_size)
     stack = [DiffAugment(augment, seed=seed, name="diff_augment")] if augment else []
     filters, side = width, image_size
     while side > 7:
         stack += downsample_block(filters, dropout, spectral_norm)
         filters, side = filters * 2, (side + 1) // 2
+    if minibatch_std:
+        stack.append(MinibatchStdDev(name="minibatch_std"))
     stack.append(layers.Flatten())
     head = layers.Dense(1, activation=None if logits else "sigmoid", name="score")
     stack.append(layers.SpectralNormalization(head) if spectral_norm else head)
@@ -98,15 +100,16 @@ def build_generator(latent_dim=64, image_size=28, channels=1, width=32, batch_no
 
 
 def build_discriminator(image_size=28, channels=1, width=64, dropout=0.3, logits=False,
-                        spectral_norm=False, augment="", seed=None):
+                        spectral_norm=False, augment="", seed=None, minibatch_std=False):
     """Functional discriminator: images in [-1, 1] -> P(real) (sigmoid) or its logit (`logits=True`).
 
     Losses work on logits for numerical stability; the sigmoid form is the textbook one used by the
-    combined model with `binary_crossentropy`. `augment` puts a DiffAugment layer first.
+    combined model with `binary_crossentropy`. `augment` puts a DiffAugment layer first;
+    `minibatch_std` adds a batch-diversity feature map before the head.
     """
     inputs = keras.Input((image_size, image_size, channels), name="images")
     stack = discriminator_layers(image_size, channels, width, dropout, logits, spectral_norm, augment,
-                                 seed)
+                                 seed, minibatch_std)
     return _functional(inputs, stack, "discriminator")
 
 
@@ -117,9 +120,9 @@ def build_sequential_generator(latent_dim=64, image_size=28, channels=1, width=3
 
 
 def build_sequential_discriminator(image_size=28, channels=1, width=64, dropout=0.3, logits=False,
-                                   spectral_norm=False, augment="", seed=None):
+                                   spectral_norm=False, augment="", seed=None, minibatch_std=False):
     """Sequential twin of `build_discriminator`."""
     stack = discriminator_layers(image_size, channels, width, dropout, logits, spectral_norm, augment,
-                                 seed)
+                                 seed, minibatch_std)
     return keras.Sequential([keras.Input((image_size, image_size, channels), name="images")] + stack,
                             name="discriminator")

@@ -108,3 +108,23 @@ class DiffAugment(layers.Layer):
         config.update(policy=self.policy, translation_ratio=self.translation_ratio,
                       cutout_ratio=self.cutout_ratio, seed=self.seed)
         return config
+
+
+@keras.saving.register_keras_serializable(package="gan_tf")
+class MinibatchStdDev(layers.Layer):
+    """Appends one feature map: the mean over features of the standard deviation across the batch.
+
+    Karras et al. 2018 ("Progressive Growing of GANs"), a simpler cousin of Salimans et al.'s
+    mini-batch discrimination: a collapsed generator produces batches with little variation, and this
+    channel lets D see it and push G towards diversity. The statistic is taken over the whole batch
+    (Karras et al. use groups of 4; the whole batch works for any batch size, also an unknown one).
+    """
+
+    def call(self, inputs):
+        deviation = ops.sqrt(ops.var(inputs, axis=0) + 1e-8)  # [H, W, C]
+        statistic = ops.mean(deviation)
+        feature = ops.ones_like(inputs[..., :1]) * ops.cast(statistic, inputs.dtype)
+        return ops.concatenate([inputs, feature], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[:-1] + (input_shape[-1] + 1,)

@@ -1,0 +1,60 @@
+"""Train with the default config in each style and measure the digits against the project's bar.
+
+    python bench/quality.py [--styles fit combined] [--epochs N] [--n 1000]
+
+Prints, per style: wall time of the whole `train()` call, and on 1,000 samples of the final generator
+the classifier's mean confidence, the share of every digit, and the Frechet distance in the
+classifier's features relative to a real-vs-real split of the same size. The bar (issue 2): confidence
+>= 0.90, every digit >= 5%, FD ratio <= 5, within 10 minutes on 2 cores.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from gan_tf.cli import import_tensorflow_quietly  # noqa: E402
+
+
+def measure(style, epochs=None, n=1000, output_dir=None, seed=42):
+    from gan_tf import data, evaluation
+    from gan_tf import images as pixels
+    from gan_tf.config import TrainConfig
+    from gan_tf.sampling import sample_unit_images
+    from gan_tf.train import load_generator, train
+
+    changes = {"style": style, "output_dir": output_dir or tempfile.mkdtemp(), "seed": seed}
+    if epochs:
+        changes["epochs"] = epochs
+    config = TrainConfig(**changes)
+    started = time.time()
+    result = train(config, verbose=False)
+    seconds = time.time() - started
+    real = data.load("mnist-5k")
+    real_unit = pixels.model_to_unit(pixels.bytes_to_model(real.images))
+    fakes = sample_unit_images(load_generator(result.generator_path), n, seed=0)
+    quality = evaluation.digit_quality(fakes, real_unit, evaluation.classifier_extractor())
+    quality.update(style=style, epochs=config.epochs, train_seconds=round(seconds, 1),
+                   passes=evaluation.passes_digit_bar(quality) and seconds <= 600, run_dir=result.run_dir)
+    return quality
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--styles", nargs="+", default=["fit", "combined"])
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--output-dir", default=None)
+    args = parser.parse_args()
+    import_tensorflow_quietly()
+    for style in args.styles:
+        quality = measure(style, args.epochs, args.n, args.output_dir)
+        print(json.dumps(quality), flush=True)
+
+
+if __name__ == "__main__":
+    main()
