@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 STYLES = ("fit", "combined")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 XLA_MODES = ("auto", "on", "off")
+LOSS_NAMES = ("non-saturating", "minimax", "least-squares", "wasserstein", "hinge")
 STRATEGIES = ("default", "mirrored")
 
 
@@ -44,7 +45,11 @@ class TrainConfig:
     # Training
     style: str = _option("fit", "fit: GAN model with a custom train_step; combined: the classic "
                          "D.trainable=False model and train_on_batch", STYLES)
-    loss: str = _option("non-saturating", "non-saturating (-log D(G(z))) or minimax (log(1-D(G(z))))")
+    loss: str = _option("non-saturating", "non-saturating (-log D(G(z))), minimax (log(1-D(G(z)))), "
+                        "least-squares, wasserstein or hinge (the last three: fit style only)", LOSS_NAMES)
+    gradient_penalty_weight: float = _option(0.0, "WGAN-GP's lambda (10 in the paper); 0 is off")
+    r1_weight: float = _option(0.0, "R1 penalty's gamma on real images (Mescheder et al. 2018); 0 is off")
+    clip_value: float = _option(0.0, "WGAN weight clipping of D to [-c, c] (0.01 in the paper); 0 is off")
     optimizer: str = _option("adam", "adam, sgd or rmsprop, used for both G and D", OPTIMIZERS)
     g_learning_rate: float = _option(2e-4, "G's learning rate (DCGAN: 2e-4)")
     d_learning_rate: float = _option(2e-4, "D's learning rate (DCGAN: 2e-4)")
@@ -87,7 +92,15 @@ class TrainConfig:
                             "ema_decay": self.ema_decay, "beta1": self.beta1}.items():
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
-        for name in ("style", "optimizer", "xla", "strategy"):
+        for name, value in {"gradient_penalty_weight": self.gradient_penalty_weight,
+                            "r1_weight": self.r1_weight, "clip_value": self.clip_value}.items():
+            if value < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {value}")
+        if self.style == "combined" and (self.loss not in ("non-saturating", "minimax") or self.gradient_penalty_weight
+                                         or self.r1_weight or self.clip_value):
+            raise ValueError("--style combined trains with binary cross-entropy (non-saturating or minimax) "
+                             "and no penalties; use --style fit for other losses and regularisers")
+        for name in ("style", "optimizer", "xla", "strategy", "loss"):
             choices = CONFIG_FIELDS[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, "

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from gan_tf import regularizers
 from gan_tf.ema import WeightAverage
 from gan_tf.losses import non_saturating_discriminator_loss, non_saturating_generator_loss
 
@@ -26,12 +27,16 @@ class GAN(keras.Model):
         label_smoothing: one-sided smoothing of D's real targets (1 -> 1 - s).
         ema_decay: if > 0, keep an exponential moving average of G's weights (Karras et al. 2018;
             Yazici et al. 2019), which gives visibly cleaner samples than G itself; 0 disables it.
+        gradient_penalty_weight: lambda of WGAN-GP's gradient penalty (10 in the paper); 0 is off.
+        r1_weight: gamma of the R1 penalty on real images; 0 is off.
+        clip_value: WGAN's weight clipping of D after each of its updates; 0 is off.
         seed: seed of the noise; with it a run is reproducible.
     """
 
     def __init__(self, generator, discriminator, latent_dim, generator_loss=non_saturating_generator_loss,
                  discriminator_loss=non_saturating_discriminator_loss, d_steps=1, label_smoothing=0.0,
-                 ema_decay=0.0, seed=0, **kwargs):
+                 ema_decay=0.0, gradient_penalty_weight=0.0, r1_weight=0.0, clip_value=0.0, seed=0,
+                 **kwargs):
         super().__init__(**kwargs)
         if d_steps < 1:
             raise ValueError(f"d_steps must be at least 1, got {d_steps}")
@@ -43,6 +48,9 @@ class GAN(keras.Model):
         self.d_steps = d_steps
         self.label_smoothing = label_smoothing
         self.ema_decay = ema_decay
+        self.gradient_penalty_weight = gradient_penalty_weight
+        self.r1_weight = r1_weight
+        self.clip_value = clip_value
         self.seed = seed
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -63,15 +71,30 @@ class GAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker,
                 self.fake_score_tracker]
 
-    def _noise(self, batch_size, index):
-        # Stateless noise keyed by (seed, step, replica, call): reproducible from the seed, different
-        # on every replica, and free of random-state variables that replicas would have to sync.
+    def _stateless_seed(self, stream, index):
+        # Stateless randomness keyed by (seed, stream, step, replica, call): reproducible from the seed,
+        # different on every replica, and free of random-state variables that replicas would have to sync.
         replica = tf.distribute.get_replica_context()
         replica_id = replica.replica_id_in_sync_group if replica is not None else 0
         step = ops.cast(self.g_optimizer.iterations, "int64")
         counter = step * 4096 + ops.cast(replica_id, "int64") * 64 + index
-        seed = ops.stack([ops.cast(self.seed, "int64"), counter])
-        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed)
+        return ops.stack([ops.cast(self.seed, "int64") * 16 + stream, counter])
+
+    def _noise(self, batch_size, index):
+        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=self._stateless_seed(0, index))
+
+    def _uniform(self, batch_size, index):
+        return tf.random.stateless_uniform((batch_size, 1, 1, 1), seed=self._stateless_seed(1, index))
+
+    def _discriminator_penalty(self, real_images, fake_images, index):
+        penalty = 0.0
+        if self.gradient_penalty_weight:
+            epsilon = self._uniform(ops.shape(real_images)[0], index)
+            penalty += self.gradient_penalty_weight * regularizers.gradient_penalty(
+                self.discriminator, real_images, fake_images, epsilon)
+        if self.r1_weight:
+            penalty += self.r1_weight * regularizers.r1_penalty(self.discriminator, real_images)
+        return penalty
 
     def _global_mean(self, per_example_loss):
         # Sum over the global batch, so gradients summed across replicas equal the single-device ones.
@@ -88,10 +111,13 @@ class GAN(keras.Model):
             with tf.GradientTape() as tape:
                 real_logits = self.discriminator(real_images, training=True)
                 fake_logits = self.discriminator(fake_images, training=True)
-                d_loss = self._global_mean(
-                    self.discriminator_loss(real_logits, fake_logits, self.label_smoothing))
+                per_example = self.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
+                d_loss = self._global_mean(per_example + self._discriminator_penalty(real_images, fake_images,
+                                                                                     index))
             gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_variables))
+            if self.clip_value:
+                regularizers.clip_weights(self.discriminator, self.clip_value)
 
         # 2. Train G through D, whose weights this tape does not update: push D(G(z)) up.
         with tf.GradientTape() as tape:

@@ -48,9 +48,54 @@ def non_saturating_generator_loss(fake_logits):
     return _softplus(-_flat(fake_logits))
 
 
+def least_squares_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """LSGAN (Mao et al. 2017): 1/2 (D(x) - (1-s))^2 + 1/2 D(G(z))^2 on the raw outputs.
+
+    Penalises samples by their distance from the decision boundary, not just their side of it, so G
+    keeps getting gradients for samples D already accepts.
+    """
+    real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
+    return 0.5 * ops.square(real_logits - (1.0 - label_smoothing)) + 0.5 * ops.square(fake_logits)
+
+
+def least_squares_generator_loss(fake_logits):
+    """1/2 (D(G(z)) - 1)^2."""
+    return 0.5 * ops.square(_flat(fake_logits) - 1.0)
+
+
+def wasserstein_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """WGAN critic (Arjovsky et al. 2017): D(G(z)) - D(x), an estimate of -W1 when D is 1-Lipschitz.
+
+    Needs a Lipschitz constraint: weight clipping (WGAN) or a gradient penalty (WGAN-GP, Gulrajani et
+    al. 2017), see `gan_tf.regularizers`. Label smoothing has no meaning here and is ignored.
+    """
+    return _flat(fake_logits) - _flat(real_logits)
+
+
+def wasserstein_generator_loss(fake_logits):
+    """-D(G(z))."""
+    return -_flat(fake_logits)
+
+
+def hinge_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """Hinge (Lim & Ye 2017; Miyato et al. 2018, with spectral norm): relu(1 - D(x)) + relu(1 + D(G(z))).
+
+    Label smoothing moves the real margin to 1 - s.
+    """
+    return (ops.relu(1.0 - label_smoothing - _flat(real_logits)) + ops.relu(1.0 + _flat(fake_logits)))
+
+
+def hinge_generator_loss(fake_logits):
+    """-D(G(z)), as for WGAN."""
+    return -_flat(fake_logits)
+
+
 LOSSES = {
     "non-saturating": (non_saturating_generator_loss, non_saturating_discriminator_loss),
     "minimax": (minimax_generator_loss, minimax_discriminator_loss),
+    "least-squares": (least_squares_generator_loss, least_squares_discriminator_loss),
+    "wasserstein": (wasserstein_generator_loss, wasserstein_discriminator_loss),
+    "hinge": (hinge_generator_loss, hinge_discriminator_loss),
 }
 
 

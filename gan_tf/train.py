@@ -117,10 +117,10 @@ def build_trainer(config, image_size, channels):
         generator_loss, discriminator_loss = get_losses(config.loss)
         trainer = GAN(generator, discriminator, config.latent_dim, generator_loss, discriminator_loss,
                       d_steps=config.d_steps, label_smoothing=config.label_smoothing,
-                      ema_decay=config.ema_decay, seed=config.seed)
+                      ema_decay=config.ema_decay, gradient_penalty_weight=config.gradient_penalty_weight,
+                      r1_weight=config.r1_weight, clip_value=config.clip_value, seed=config.seed)
         trainer.compile(g_optimizer, d_optimizer, jit_compile=xla)
     else:
-        get_losses(config.loss)  # unknown names fail the same way in both styles
         trainer = CombinedGAN(generator, discriminator, config.latent_dim, g_optimizer, d_optimizer,
                               loss=config.loss, d_steps=config.d_steps,
                               label_smoothing=config.label_smoothing, ema_decay=config.ema_decay,

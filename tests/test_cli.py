@@ -23,6 +23,7 @@ def _one_line_error(result):
     (["--batch-size", "-4"], "--batch-size must be a positive integer"),
     (["--resume", "--run-name", "never-trained"], "no checkpoint"),
     (["--style", "keras"], "invalid choice"),
+    (["--style", "combined", "--loss", "hinge"], "use --style fit"),
 ])
 def test_user_mistakes_get_one_line_and_exit_code_2(tmp_path, args, expected):
     result = run_cli("train", "--output-dir", str(tmp_path), *args)

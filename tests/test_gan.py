@@ -114,3 +114,17 @@ def test_recalibrated_batch_norm_statistics_match_the_averaged_weights():
     np.testing.assert_allclose(np.asarray(norm.moving_mean), pre_norm.mean(axis=0), atol=0.05)
     np.testing.assert_allclose(np.asarray(norm.moving_variance), pre_norm.var(axis=0), rtol=0.2, atol=1e-3)
     assert norm.momentum == 0.99  # restored
+
+
+@pytest.mark.parametrize("options", [
+    {"gradient_penalty_weight": 10.0}, {"r1_weight": 1.0}, {"clip_value": 0.01},
+])
+def test_regularised_discriminator_steps(options):
+    from gan_tf.losses import get_losses
+
+    generator_loss, discriminator_loss = get_losses("wasserstein")
+    gan = _gan(generator_loss=generator_loss, discriminator_loss=discriminator_loss, **options)
+    history = gan.fit(_images(), batch_size=4, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    if "clip_value" in options:
+        assert max(float(np.max(np.abs(np.asarray(w)))) for w in gan.discriminator.trainable_weights) <= 0.01 + 1e-7

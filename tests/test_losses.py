@@ -31,3 +31,40 @@ def test_get_losses_names_the_choices():
     assert losses.get_losses("minimax") == (losses.minimax_generator_loss, losses.minimax_discriminator_loss)
     with pytest.raises(ValueError, match="non-saturating"):
         losses.get_losses("nonsense")
+
+
+@pytest.mark.parametrize("name, real, fake, d_expected, g_expected", [
+    # least squares: 1/2 (r - 1)^2 + 1/2 f^2 ; G: 1/2 (f - 1)^2
+    ("least-squares", 0.5, -1.0, 0.5 * 0.25 + 0.5 * 1.0, 0.5 * 4.0),
+    # wasserstein: f - r ; G: -f
+    ("wasserstein", 2.0, -1.0, -3.0, 1.0),
+    # hinge: relu(1 - r) + relu(1 + f) ; G: -f
+    ("hinge", 0.25, 0.5, 0.75 + 1.5, -0.5),
+    ("hinge", 3.0, -2.0, 0.0, 2.0),
+    # non-saturating at 0: 2 log 2 ; G: log 2
+    ("non-saturating", 0.0, 0.0, 2 * LOG2, LOG2),
+])
+def test_every_named_loss_pair_against_hand_computed_values(name, real, fake, d_expected, g_expected):
+    generator_loss, discriminator_loss = losses.get_losses(name)
+    real_logits, fake_logits = np.array([[real]], np.float32), np.array([[fake]], np.float32)
+    np.testing.assert_allclose(np.asarray(discriminator_loss(real_logits, fake_logits)), [d_expected], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(generator_loss(fake_logits)), [g_expected], rtol=1e-5)
+
+
+def test_gradient_penalty_of_a_linear_critic_is_closed_form():
+    import keras
+    import tensorflow as tf
+
+    from gan_tf.regularizers import gradient_penalty, r1_penalty
+
+    weights = np.random.default_rng(0).normal(size=(4, 4, 1)).astype(np.float32)
+    critic = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                               keras.layers.Dense(1, use_bias=False)])
+    critic.layers[-1].kernel.assign(weights.reshape(16, 1))
+    real = tf.constant(np.random.default_rng(1).normal(size=(3, 4, 4, 1)).astype(np.float32))
+    fake = tf.constant(np.random.default_rng(2).normal(size=(3, 4, 4, 1)).astype(np.float32))
+    epsilon = tf.constant(np.random.default_rng(3).uniform(size=(3, 1, 1, 1)).astype(np.float32))
+    norm = np.linalg.norm(weights)
+    np.testing.assert_allclose(np.asarray(gradient_penalty(critic, real, fake, epsilon)), [(norm - 1) ** 2] * 3,
+                               rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(r1_penalty(critic, real)), [0.5 * norm ** 2] * 3, rtol=1e-5)

@@ -71,7 +71,9 @@ def discriminator_layers(image_size=28, channels=1, width=64, dropout=0.3, logit
     _start_size(image_size)
     stack = [DiffAugment(augment, seed=seed, name="diff_augment")] if augment else []
     filters, side = width, image_size
-    while side > 7:
+    # Down to 4x4 for every size (28 -> 14 -> 7 -> 4): stopping at 7x7 leaves D too shallow to judge a
+    # digit's overall shape, and G then draws smooth strokes in broken arrangements.
+    while side > 4:
         stack += downsample_block(filters, dropout, spectral_norm)
         filters, side = filters * 2, (side + 1) // 2
     if minibatch_std:

@@ -1,0 +1,41 @@
+"""Regularisers of the discriminator that need its gradients or weights, not just its outputs.
+
+Each returns a per-example penalty (shape [batch]) to add to D's per-example loss, so it is scaled by
+the global batch size like the losses, or acts on the weights after D's update (clipping).
+"""
+
+import tensorflow as tf
+from keras import ops
+
+
+def gradient_penalty(discriminator, real_images, fake_images, epsilon):
+    """WGAN-GP (Gulrajani et al. 2017): (||grad_x D(x_hat)||_2 - 1)^2 at x_hat = e x + (1 - e) G(z).
+
+    Enforces the 1-Lipschitz constraint softly along lines between real and fake samples.
+    `epsilon`: [batch, 1, 1, 1] uniform in [0, 1]. Multiply by lambda (10 in the paper).
+    """
+    interpolates = epsilon * real_images + (1.0 - epsilon) * fake_images
+    with tf.GradientTape() as tape:
+        tape.watch(interpolates)
+        scores = discriminator(interpolates, training=True)
+    gradients = tape.gradient(scores, interpolates)
+    norms = ops.sqrt(ops.sum(ops.square(gradients), axis=(1, 2, 3)) + 1e-12)
+    return ops.square(norms - 1.0)
+
+
+def r1_penalty(discriminator, real_images):
+    """R1 (Mescheder et al. 2018): 1/2 ||grad_x D(x)||^2 on real images.
+
+    Keeps D flat on the data manifold, which makes training converge locally; multiply by gamma.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(real_images)
+        scores = discriminator(real_images, training=True)
+    gradients = tape.gradient(scores, real_images)
+    return 0.5 * ops.sum(ops.square(gradients), axis=(1, 2, 3))
+
+
+def clip_weights(model, clip_value):
+    """WGAN's weight clipping (Arjovsky et al. 2017): every trainable weight into [-c, c]."""
+    for weight in model.trainable_weights:
+        weight.assign(ops.clip(weight, -clip_value, clip_value))
