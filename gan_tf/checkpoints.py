@@ -27,7 +27,8 @@ def _groups(trainer):
         "d_optimizer": trainer.d_optimizer.variables,
     }
     if getattr(trainer, "generator_average", None) is not None:
-        groups["generator_average"] = trainer.generator_average.averages
+        average = trainer.generator_average
+        groups["generator_average"] = list(average.averages) + [average.updates]
     return groups
 
 

@@ -2,7 +2,7 @@
 
 This is the form of the original Keras GAN examples and many tutorials:
 
-    discriminator.compile(...)
+    discriminator.compile(...)              # (here: a two-input model around D, see below)
     discriminator.trainable = False
     gan = Model(z, discriminator(generator(z)))
     gan.compile(...)
@@ -64,8 +64,19 @@ class CombinedGAN:
         self.rng = np.random.default_rng(seed)
         self.stop_training = False
 
-        discriminator.compile(optimizer=d_optimizer, loss="binary_crossentropy",
-                              metrics=[keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")])
+        # D's step sees a real and a fake batch in separate forward passes (so batch statistics such as
+        # minibatch std are never mixed) and makes one update from the sum of both cross-entropies,
+        # exactly as the custom train_step does.
+        shape = tuple(discriminator.inputs[0].shape[1:])
+        real_input = keras.Input(shape, name="real_images")
+        fake_input = keras.Input(shape, name="fake_images")
+        self.discriminator_pair = keras.Model(
+            [real_input, fake_input],
+            {"real": discriminator(real_input), "fake": discriminator(fake_input)}, name="discriminator_pair")
+        self.discriminator_pair.compile(
+            optimizer=d_optimizer, loss={"real": "binary_crossentropy", "fake": "binary_crossentropy"},
+            metrics={"real": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")],
+                     "fake": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")]})
         # Build both optimizers now, so a checkpoint can restore their state before the first step.
         d_optimizer.build(discriminator.trainable_variables)
         g_optimizer.build(generator.trainable_variables)
@@ -91,16 +102,16 @@ class CombinedGAN:
         self.discriminator.trainable = True
         for _ in range(self.d_steps):
             fake_images = self._generate(self.noise(batch_size))
-            real = self.discriminator.train_on_batch(real_images, real_targets, return_dict=True)
-            fake = self.discriminator.train_on_batch(fake_images, fake_targets, return_dict=True)
+            d_logs = self.discriminator_pair.train_on_batch(
+                [real_images, fake_images], {"real": real_targets, "fake": fake_targets}, return_dict=True)
 
         # 2. Train G through the frozen D: the combined model asks D to call G's images real.
         self.discriminator.trainable = False
         g_loss = self.combined.train_on_batch(self.noise(batch_size), np.ones((batch_size, 1), np.float32))
         if self._update_average is not None:
             self._update_average()
-        return {"d_loss": (real["loss"] + fake["loss"]) / 2.0, "g_loss": float(g_loss),
-                "real_score": real["score"], "fake_score": fake["score"]}
+        return {"d_loss": float(d_logs["loss"]), "g_loss": float(g_loss),
+                "real_score": float(d_logs["real_score"]), "fake_score": float(d_logs["fake_score"])}
 
     def fit(self, dataset, epochs, initial_epoch=0, callbacks=(), verbose=0):
         """Loop over `dataset` like `keras.Model.fit`, calling the same callbacks, returns the logs."""

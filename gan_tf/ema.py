@@ -13,6 +13,10 @@ from keras import ops
 class WeightAverage(keras.layers.Layer):
     """Holds `decay`-averaged copies of `model`'s weights.
 
+    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates (as tf.train's
+    ExponentialMovingAverage with num_updates): early on, when G changes fast, the average follows
+    closely; later it spans ~1 / (1 - decay) steps and smooths out G's hopping between modes.
+
     A Layer so that a model holding it tracks (and checkpoints) its variables. The variables use
     `only_first_replica` aggregation, which makes `update()` valid inside a tf.distribute replica
     context, where every replica computes the same average.
@@ -28,13 +32,20 @@ class WeightAverage(keras.layers.Layer):
             self.add_weight(shape=weight.shape, initializer="zeros", trainable=False, dtype=weight.dtype,
                             name=f"average_{index}", aggregation="only_first_replica")
             for index, weight in enumerate(model.weights)]
+        self.updates = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype="float32",
+                                       name="updates", aggregation="only_first_replica")
         self.reset()
         self.built = True  # variables exist now; Keras must not try to build it from data
 
+    def current_decay(self):
+        return ops.minimum(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
+
     def update(self):
+        decay = self.current_decay()
+        self.updates.assign(self.updates + 1.0)
         for average, weight in zip(self.averages, self.model.weights):
             if weight.trainable:
-                average.assign(self.decay * average + (1.0 - self.decay) * weight)
+                average.assign(decay * average + (1.0 - decay) * weight)
             else:  # BatchNorm's moving statistics are averages already: copy them.
                 average.assign(weight)
 

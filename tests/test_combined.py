@@ -8,7 +8,7 @@ from gan_tf.models import build_discriminator, build_generator
 def _trainer(**options):
     keras.utils.set_random_seed(0)
     generator = build_generator(8, width=4)
-    discriminator = build_discriminator(width=4, augment="translation", seed=0)
+    discriminator = build_discriminator(width=4, augment="translation", seed=0, minibatch_std=True)
     return CombinedGAN(generator, discriminator, 8, keras.optimizers.Adam(1e-3, beta_1=0.5),
                        keras.optimizers.Adam(1e-3, beta_1=0.5), **options)
 
@@ -36,7 +36,9 @@ def test_freezing_semantics_d_learns_on_its_step_and_is_frozen_on_the_combined_s
         # D's step: D changes, G does not.
         trainer.discriminator.trainable = True
         d_before, g_before = _weights(trainer.discriminator), _weights(trainer.generator)
-        trainer.discriminator.train_on_batch(real, np.ones((4, 1), np.float32))
+        fake = np.asarray(trainer.generator(trainer.noise(4)))
+        trainer.discriminator_pair.train_on_batch(
+            [real, fake], {"real": np.ones((4, 1), np.float32), "fake": np.zeros((4, 1), np.float32)})
         assert _all_changed(d_before, _weights(trainer.discriminator))
         assert _none_changed(g_before, _weights(trainer.generator))
         # The combined step: G changes, D does not.

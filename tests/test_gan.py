@@ -128,3 +128,15 @@ def test_regularised_discriminator_steps(options):
     assert np.isfinite(history.history["d_loss"][0])
     if "clip_value" in options:
         assert max(float(np.max(np.abs(np.asarray(w)))) for w in gan.discriminator.trainable_weights) <= 0.01 + 1e-7
+
+
+def test_train_step_compiles_with_xla():
+    keras.utils.set_random_seed(0)
+    generator = build_generator(8, width=4)
+    discriminator = build_discriminator(width=4, logits=True, augment="translation,cutout", seed=0,
+                                        minibatch_std=True)
+    gan = GAN(generator, discriminator, latent_dim=8, ema_decay=0.9, seed=0)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), jit_compile=True)
+    history = gan.fit(_images(), batch_size=4, epochs=1, verbose=0)
+    assert gan.jit_compile is True
+    assert np.isfinite(history.history["g_loss"][0])
