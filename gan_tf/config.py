@@ -43,6 +43,8 @@ class TrainConfig:
                              "augmentation already keeps D from memorising and dropout weakens its signal")
     minibatch_std: bool = _option(True, "append the batch's standard deviation as a feature map in D "
                                   "(Karras et al. 2018): keeps all ten digits in play")
+    minibatch_kernels: int = _option(0, "mini-batch discrimination kernels in D (Salimans et al. 2016); "
+                                     "0 is off")
     # Training
     style: str = _option("fit", "fit: GAN model with a custom train_step; combined: the classic "
                          "D.trainable=False model and train_on_batch", STYLES)
@@ -83,6 +85,8 @@ class TrainConfig:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "latent_dim": self.latent_dim,
                     "generator_width": self.generator_width, "d_steps": self.d_steps,
                     "discriminator_width": self.discriminator_width, "sample_grid": self.sample_grid}
+        if self.minibatch_kernels < 0:
+            raise ValueError(f"--minibatch-kernels must be 0 (off) or positive, got {self.minibatch_kernels}")
         if self.fd_every < 0:
             raise ValueError(f"--fd-every must be 0 (off) or positive, got {self.fd_every}")
         for name, value in positive.items():

@@ -109,7 +109,8 @@ def build_trainer(config, image_size, channels):
     logits = config.style == "fit"
     discriminator = build_discriminator(image_size, channels, config.discriminator_width, config.dropout,
                                         logits=logits, augment=config.augment, seed=config.seed,
-                                        minibatch_std=config.minibatch_std)
+                                        minibatch_std=config.minibatch_std,
+                                        minibatch_kernels=config.minibatch_kernels)
     g_optimizer = make_optimizer(config.optimizer, config.g_learning_rate, config.beta1)
     d_optimizer = make_optimizer(config.optimizer, config.d_learning_rate, config.beta1)
     xla = resolve_xla(config.xla)

@@ -89,7 +89,7 @@ def test_models_round_trip_through_save_and_load(tmp_path, builder):
         inputs = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
     else:
         model = build_discriminator(width=4, augment="translation,cutout", spectral_norm=True,
-                                    minibatch_std=True)
+                                    minibatch_std=True, minibatch_kernels=8)
         inputs = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
     path = tmp_path / f"{builder}.keras"
     model.save(path)
@@ -107,3 +107,18 @@ def test_minibatch_std_sees_a_collapsed_batch():
     assert varied_out.shape == (6, 7, 7, 4)
     np.testing.assert_array_equal(varied_out[..., :3], varied)
     assert collapsed_out[..., 3].max() < 1e-3 < varied_out[..., 3].min()
+
+
+def test_minibatch_discrimination_flags_crowded_samples():
+    from gan_tf.models.layers import MinibatchDiscrimination
+
+    layer = MinibatchDiscrimination(num_kernels=6, kernel_dim=3)
+    rng = np.random.default_rng(0)
+    spread = rng.normal(size=(8, 10)).astype(np.float32) * 50
+    crowded = spread.copy()
+    crowded[:4] = crowded[0]  # four copies of one sample
+    spread_out, crowded_out = np.asarray(layer(spread)), np.asarray(layer(crowded))
+    assert spread_out.shape == (8, 16)
+    np.testing.assert_array_equal(spread_out[:, :10], spread)
+    assert crowded_out[:4, 10:].min() >= 3.0 - 1e-4  # each copy sees three identical neighbours
+    assert spread_out[:, 10:].max() < crowded_out[:4, 10:].min()

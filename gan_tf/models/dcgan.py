@@ -12,7 +12,7 @@ DCGAN spends over 100x that), which trains at several hundred images per second 
 import keras
 from keras import layers
 
-from gan_tf.models.layers import DiffAugment, MinibatchStdDev
+from gan_tf.models.layers import DiffAugment, MinibatchDiscrimination, MinibatchStdDev
 
 SUPPORTED_SIZES = (28, 32, 64)
 
@@ -67,7 +67,8 @@ def generator_layers(latent_dim, image_size=28, channels=1, width=32, batch_norm
 
 
 def discriminator_layers(image_size=28, channels=1, width=64, dropout=0.3, logits=False,
-                         spectral_norm=False, augment="", seed=None, minibatch_std=False):
+                         spectral_norm=False, augment="", seed=None, minibatch_std=False,
+                         minibatch_kernels=0):
     _start_size(image_size)
     stack = [DiffAugment(augment, seed=seed, name="diff_augment")] if augment else []
     filters, side = width, image_size
@@ -79,6 +80,8 @@ def discriminator_layers(image_size=28, channels=1, width=64, dropout=0.3, logit
     if minibatch_std:
         stack.append(MinibatchStdDev(name="minibatch_std"))
     stack.append(layers.Flatten())
+    if minibatch_kernels:
+        stack.append(MinibatchDiscrimination(minibatch_kernels, name="minibatch_discrimination"))
     head = layers.Dense(1, activation=None if logits else "sigmoid", name="score")
     stack.append(layers.SpectralNormalization(head) if spectral_norm else head)
     return stack
@@ -102,7 +105,8 @@ def build_generator(latent_dim=64, image_size=28, channels=1, width=32, batch_no
 
 
 def build_discriminator(image_size=28, channels=1, width=64, dropout=0.3, logits=False,
-                        spectral_norm=False, augment="", seed=None, minibatch_std=False):
+                        spectral_norm=False, augment="", seed=None, minibatch_std=False,
+                        minibatch_kernels=0):
     """Functional discriminator: images in [-1, 1] -> P(real) (sigmoid) or its logit (`logits=True`).
 
     Losses work on logits for numerical stability; the sigmoid form is the textbook one used by the
@@ -111,7 +115,7 @@ def build_discriminator(image_size=28, channels=1, width=64, dropout=0.3, logits
     """
     inputs = keras.Input((image_size, image_size, channels), name="images")
     stack = discriminator_layers(image_size, channels, width, dropout, logits, spectral_norm, augment,
-                                 seed, minibatch_std)
+                                 seed, minibatch_std, minibatch_kernels)
     return _functional(inputs, stack, "discriminator")
 
 
@@ -122,9 +126,10 @@ def build_sequential_generator(latent_dim=64, image_size=28, channels=1, width=3
 
 
 def build_sequential_discriminator(image_size=28, channels=1, width=64, dropout=0.3, logits=False,
-                                   spectral_norm=False, augment="", seed=None, minibatch_std=False):
+                                   spectral_norm=False, augment="", seed=None, minibatch_std=False,
+                        minibatch_kernels=0):
     """Sequential twin of `build_discriminator`."""
     stack = discriminator_layers(image_size, channels, width, dropout, logits, spectral_norm, augment,
-                                 seed, minibatch_std)
+                                 seed, minibatch_std, minibatch_kernels)
     return keras.Sequential([keras.Input((image_size, image_size, channels), name="images")] + stack,
                             name="discriminator")

@@ -128,3 +128,36 @@ class MinibatchStdDev(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[:-1] + (input_shape[-1] + 1,)
+
+
+@keras.saving.register_keras_serializable(package="gan_tf")
+class MinibatchDiscrimination(layers.Layer):
+    """Mini-batch discrimination (Salimans et al. 2016, "Improved Techniques for Training GANs").
+
+    Projects each sample's features x_i to `num_kernels` rows M_i,b of `kernel_dim` values and appends,
+    for every row b, o(x_i)_b = sum_{j != i} exp(-||M_i,b - M_j,b||_1): how crowded the batch is
+    around this sample. A generator that over-produces one kind of sample makes those samples
+    crowded, and D learns to reject them, which pushes G back towards the data's proportions.
+    """
+
+    def __init__(self, num_kernels=32, kernel_dim=4, **kwargs):
+        super().__init__(**kwargs)
+        self.num_kernels = num_kernels
+        self.kernel_dim = kernel_dim
+
+    def build(self, input_shape):
+        self.projection = self.add_weight(shape=(input_shape[-1], self.num_kernels * self.kernel_dim),
+                                          initializer=keras.initializers.RandomNormal(stddev=0.02),
+                                          name="projection")
+
+    def call(self, inputs):
+        rows = ops.reshape(ops.matmul(inputs, self.projection), (-1, self.num_kernels, self.kernel_dim))
+        distances = ops.sum(ops.abs(ops.expand_dims(rows, 0) - ops.expand_dims(rows, 1)), axis=-1)  # [n, n, B]
+        closeness = ops.sum(ops.exp(-distances), axis=1) - 1.0  # drop each sample's match with itself
+        return ops.concatenate([inputs, closeness], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[:-1] + (input_shape[-1] + self.num_kernels,)
+
+    def get_config(self):
+        return {**super().get_config(), "num_kernels": self.num_kernels, "kernel_dim": self.kernel_dim}
