@@ -21,11 +21,9 @@ from gan_tf.cli import import_tensorflow_quietly  # noqa: E402
 
 
 def measure(style, epochs=None, n=1000, output_dir=None, seed=42):
-    from gan_tf import data, evaluation
-    from gan_tf import images as pixels
+    from gan_tf import evaluation
     from gan_tf.config import TrainConfig
-    from gan_tf.sampling import sample_unit_images
-    from gan_tf.train import load_generator, train
+    from gan_tf.train import train
 
     changes = {"style": style, "output_dir": output_dir or tempfile.mkdtemp(), "seed": seed}
     if epochs:
@@ -34,12 +32,23 @@ def measure(style, epochs=None, n=1000, output_dir=None, seed=42):
     started = time.time()
     result = train(config, verbose=False)
     seconds = time.time() - started
-    real = data.load("mnist-5k")
-    real_unit = pixels.model_to_unit(pixels.bytes_to_model(real.images))
-    fakes = sample_unit_images(load_generator(result.generator_path), n, seed=0)
-    quality = evaluation.digit_quality(fakes, real_unit, evaluation.classifier_extractor())
+    quality = measure_generator(result.generator_path, n)
     quality.update(style=style, epochs=config.epochs, train_seconds=round(seconds, 1),
                    passes=evaluation.passes_digit_bar(quality) and seconds <= 600, run_dir=result.run_dir)
+    return quality
+
+
+def measure_generator(path, n=1000, seed=0):
+    """The bar's numbers for an existing generator (.keras or SavedModel), without training."""
+    from gan_tf import data, evaluation
+    from gan_tf import images as pixels
+    from gan_tf.sampling import load_generator, sample_unit_images
+
+    real = data.load("mnist-5k")
+    real_unit = pixels.model_to_unit(pixels.bytes_to_model(real.images))
+    fakes = sample_unit_images(load_generator(path), n, seed=seed)
+    quality = evaluation.digit_quality(fakes, real_unit, evaluation.classifier_extractor())
+    quality.update(generator=path, passes=evaluation.passes_digit_bar(quality))
     return quality
 
 
@@ -49,8 +58,13 @@ def main():
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--output-dir", default=None)
+    parser.add_argument("--generator", default=None,
+                        help="measure this generator (.keras or SavedModel) instead of training")
     args = parser.parse_args()
     import_tensorflow_quietly()
+    if args.generator:
+        print(json.dumps(measure_generator(args.generator, args.n)))
+        return
     for style in args.styles:
         quality = measure(style, args.epochs, args.n, args.output_dir)
         print(json.dumps(quality), flush=True)

@@ -140,7 +140,7 @@ def build_parser():
 
     evaluate = commands.add_parser("evaluate", help="measure a generator: FD, KID, IS, precision/recall, "
                                    "density/coverage, mode coverage")
-    evaluate.add_argument("--model", required=True, help="a generator .keras file")
+    evaluate.add_argument("--model", required=True, help="a generator .keras file or a SavedModel")
     evaluate.add_argument("--dataset", default="mnist-5k", help="the real data to compare with (default: mnist-5k)")
     evaluate.add_argument("--n", type=int, default=5000, help="generated samples (default: 5000)")
     evaluate.add_argument("--features", default="classifier", choices=("classifier", "inception"),
@@ -161,11 +161,11 @@ def _evaluate(args):
 
     from gan_tf import data, evaluation
     from gan_tf import images as pixels
-    from gan_tf.sampling import sample_unit_images
-    from gan_tf.train import load_generator
+    from gan_tf.sampling import image_shape_of, load_generator, sample_unit_images
 
     generator = load_generator(args.model)
-    real = data.load(args.dataset, generator.output_shape[1], generator.output_shape[-1])
+    height, _, channels = image_shape_of(generator)
+    real = data.load(args.dataset, height, channels)
     real_unit = pixels.model_to_unit(pixels.bytes_to_model(real.images))
     extractor = evaluation.make_extractor(args.features, args.classifier_dataset)
     fake = sample_unit_images(generator, args.n, args.seed)

@@ -20,6 +20,7 @@ class SavedModelGenerator:
         self.path = resolve_saved_model(path)
         self.function = tf.saved_model.load(self.path).signatures["serving_default"]
         self.latent_dim = int(self.function.structured_input_signature[1]["z"].shape[-1])
+        self.image_shape = tuple(int(size) for size in self.function.structured_outputs["images"].shape[1:])
 
     def unit_images(self, z):
         z = np.asarray(z, np.float32)
@@ -43,6 +44,13 @@ def latent_dim_of(generator):
     if isinstance(generator, SavedModelGenerator):
         return generator.latent_dim
     return int(generator.inputs[0].shape[-1])
+
+
+def image_shape_of(generator):
+    """(height, width, channels) of a generator's images."""
+    if isinstance(generator, SavedModelGenerator):
+        return generator.image_shape
+    return tuple(int(size) for size in generator.outputs[0].shape[1:])
 
 
 def generate_unit_images(generator, z, batch_size=500):

@@ -1,0 +1,37 @@
+"""Every tutorial runs top to bottom with --quick and leaves its figures (under a minute each)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+FIGURES = {
+    "01_gan_from_scratch.py": ["decision_surface.png", "mode_collapse.png"],
+    "02_dcgan_combined_model.py": ["epoch_01.png"],
+    "03_dcgan_custom_train_step.py": ["training.gif", "loss_curves.png", "final_samples.png",
+                                      "samples/epoch_0001.png"],
+    "04_sgd_vs_adam.py": ["sgd_vs_adam.png"],
+    "05_latent_space.py": ["interpolation_lerp.png", "interpolation_slerp.png", "trajectory.png",
+                           "neighbourhoods.png", "near_zero.png", "class_means.png"],
+    "06_mode_collapse_and_stability.py": ["stability.png"],
+    "07_evaluating_gans.py": ["metrics.png", "metrics.json"],
+    "08_export_and_serve.py": ["saved_model_cli.txt", "first_sample.png", "rest_exchange.json",
+                               "saved_models/models.config", "saved_models/tutorial_dcgan/2/saved_model.pb"],
+}
+
+
+def test_every_tutorial_is_listed():
+    scripts = sorted(name for name in os.listdir(os.path.join(REPO, "tutorials")) if name[:2].isdigit())
+    assert scripts == sorted(FIGURES)
+
+
+@pytest.mark.parametrize("script", sorted(FIGURES))
+def test_tutorial_runs_quick_and_draws_its_figures(tmp_path, script):
+    result = subprocess.run([sys.executable, os.path.join(REPO, "tutorials", script), "--quick", "--out",
+                             str(tmp_path)], capture_output=True, text=True, timeout=240,
+                            env=dict(os.environ, PYTHONPATH=REPO, MPLBACKEND="Agg"), cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for figure in FIGURES[script]:
+        assert (tmp_path / figure).is_file(), f"{script} did not write {figure}"
