@@ -62,8 +62,8 @@ class TrainConfig:
     beta1: float = _option(0.5, "Adam's beta_1; 0.5 (DCGAN) damps the oscillation 0.9 causes")
     d_steps: int = _option(1, "D updates per G update (k in Goodfellow et al. 2014)")
     label_smoothing: float = _option(0.1, "one-sided label smoothing (Salimans et al. 2016): D's real "
-                                     "target is 1 - this; keeps D from becoming overconfident, which "
-                                     "on mnist-5k cut the classifier FD by a quarter")
+                                     "target is 1 - this; with minibatch discrimination an unsmoothed D "
+                                     "wins outright and G's digits turn noisy")
     augment: str = _option("", "DiffAugment policy on real and fake images seen by D (translation, "
                            "cutout, color, comma-separated): for small sets where D memorises; on "
                            "mnist-5k within minutes it slows learning more than it helps")
