@@ -200,10 +200,12 @@ def _export(args):
         generator = load_generator(os.path.join(run_dir, GENERATOR_FILE))
         config = saved_config(run_dir)
         history = read_history(run_dir)
-        metadata.update(training_config=json.loads(config.to_json()), dataset=config.dataset,
+        metadata.update(training_command=config.command_line(),
+                        training_config=json.loads(config.to_json()), dataset=config.dataset,
                         epochs_trained=len(history),
                         steps_trained=checkpoints.generator_steps(checkpoints.latest(run_dir)),
-                        final_epoch=history[-1] if history else None)
+                        final_epoch={key: float(value) for key, value in (history[-1] if history else {}).items()
+                                     if value not in ("", None)})
         name = args.name or os.path.basename(run_dir)
     else:
         generator, name = load_generator(args.model), args.name or "generator"

@@ -122,6 +122,20 @@ class TrainConfig:
         if self.image_size not in (None, 28, 32, 64):
             raise ValueError(f"--image-size must be 28, 32 or 64, got {self.image_size}")
 
+    def command_line(self):
+        """The `gan-tf train` command that reproduces this config (flags for non-default values only)."""
+        words = ["gan-tf", "train"]
+        for name, item in CONFIG_FIELDS.items():
+            value = getattr(self, name)
+            if name in ("resume", "run_name", "output_dir") or value == item.default:
+                continue
+            flag = f"--{name.replace('_', '-')}"
+            if isinstance(value, bool):
+                words.append(flag if value else f"--no-{name.replace('_', '-')}")
+            else:
+                words += [flag, str(value) if str(value) else "''"]
+        return " ".join(words)
+
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 

@@ -89,3 +89,13 @@ def test_sample_errors_are_one_line(tmp_path):
 def test_python_dash_m_without_command_prints_help():
     result = run_cli()
     assert result.returncode == 2 and "train" in result.stdout
+
+
+def test_config_knows_the_command_that_reproduces_it():
+    from gan_tf.config import TrainConfig
+
+    assert TrainConfig().command_line() == "gan-tf train"
+    command = TrainConfig(epochs=3, batch_norm=False, augment="translation", run_name="x").command_line()
+    assert command == "gan-tf train --epochs 3 --no-batch-norm --augment translation"
+    args = build_parser().parse_args(command.split()[1:])
+    assert config_from_args(args) == TrainConfig(epochs=3, batch_norm=False, augment="translation")

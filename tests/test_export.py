@@ -151,3 +151,20 @@ def test_cli_samples_from_a_saved_model_and_reports_errors_in_one_line(exported,
                            "--out", str(tmp_path / "walk.png"))
     assert interpolated.returncode == 0, interpolated.stderr[-2000:]
     assert (tmp_path / "walk.png").exists() and (tmp_path / "walk.gif").exists()
+
+
+def test_the_shipped_generator_draws_recognisable_digits():
+    """saved_models/dcgan_mnist/1 passes the main job's bar: confidence, every digit, FD."""
+    from conftest import REPO
+
+    from gan_tf import data, evaluation
+    from gan_tf import images as pixels
+    from gan_tf.sampling import load_generator, sample_unit_images
+
+    path = os.path.join(REPO, "saved_models", "dcgan_mnist")
+    info = export.read_metadata(os.path.join(path, "1"))
+    assert info["training_command"] == "gan-tf train" and info["export_command"].startswith("gan-tf export")
+    real = pixels.model_to_unit(pixels.bytes_to_model(data.load("mnist-5k").images))
+    quality = evaluation.digit_quality(sample_unit_images(load_generator(path), 1000, seed=0), real,
+                                       evaluation.classifier_extractor())
+    assert evaluation.passes_digit_bar(quality), quality
