@@ -91,7 +91,11 @@ def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path, digits_npz):
             assert process.poll() is None, "training exited early"
             assert time.time() < deadline, "no checkpoint within 4 minutes"
             time.sleep(0.05)
-        time.sleep(0.5)  # well into epoch 3 (64 steps of 2 images)
+        # Well into epoch 3: a third of an epoch's duration, measured from the first two checkpoints.
+        first = run_dir / "checkpoints" / "epoch-0001.npz"
+        epoch_seconds = (run_dir / "checkpoints" / "epoch-0002.npz").stat().st_mtime - (
+            first.stat().st_mtime if first.exists() else time.time() - 1.0)
+        time.sleep(max(epoch_seconds, 0.05) / 3)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
