@@ -127,3 +127,28 @@ def test_fd_is_tracked_during_training_and_the_best_generator_kept(tmp_path):
     from PIL import Image
 
     assert Image.open(os.path.join(result.run_dir, "loss_curves.png")).size[1] == 800  # three panels
+
+
+def test_train_under_mirrored_strategy(tmp_path, digits_npz):
+    result = train(tiny_config(tmp_path, digits_npz, strategy="mirrored", batch_size=32), verbose=False)
+    assert [row["epoch"] for row in result.history] == ["1"]
+    assert np.isfinite(float(result.history[0]["d_loss"]))
+
+
+def test_train_classifier_records_its_held_out_accuracy(tmp_path, digits_npz):
+    from gan_tf import classifier, data
+
+    model, accuracy = classifier.train_classifier(data.load(digits_npz), epochs=1, output_dir=str(tmp_path),
+                                                  verbose=0)
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    assert metadata["held_out_accuracy"] == round(accuracy, 4)
+    assert metadata["held_out_images"] + metadata["train_images"] == 128 and 10 <= metadata["held_out_images"] <= 16
+    assert classifier.load_classifier(directory=str(tmp_path)).count_params() == model.count_params()
+
+
+def test_shipped_classifier_is_accurate_enough():
+    from conftest import REPO
+
+    metadata = json.loads(open(os.path.join(REPO, "saved_models", "classifiers", "mnist-5k",
+                                            "metadata.json")).read())
+    assert metadata["held_out_accuracy"] >= 0.97
