@@ -152,3 +152,13 @@ def test_shipped_classifier_is_accurate_enough():
     metadata = json.loads(open(os.path.join(REPO, "saved_models", "classifiers", "mnist-5k",
                                             "metadata.json")).read())
     assert metadata["held_out_accuracy"] >= 0.97
+
+
+def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_nan_checkpoint(tmp_path, digits_npz):
+    config = tiny_config(tmp_path, digits_npz, epochs=3, g_learning_rate=1e30, d_learning_rate=1e30,
+                         optimizer="sgd", ema_decay=0.0)
+    with pytest.raises(FloatingPointError, match=r"(d|g)_loss became (nan|inf).*--resume"):
+        train(config, verbose=False)
+    for path in checkpoints.list_checkpoints(str(tmp_path / "runs" / "t")):
+        with np.load(path) as archive:
+            assert all(np.isfinite(archive[key]).all() for key in archive if key.startswith("generator/"))
