@@ -84,14 +84,24 @@ def resolve_xla(mode):
     return mode == "on"
 
 
+_MIRRORED = []
+
+
 def make_strategy(name):
-    """`tf.distribute.MirroredStrategy` over all GPUs, or over the logical CPUs when there is none."""
+    """`tf.distribute.MirroredStrategy` over all GPUs, or over the logical CPUs when there is none.
+
+    One instance per process: two MirroredStrategy objects in one process can hand out clashing
+    collective-op keys, and their all-reduces then fail with "Shape mismatch in the collective instance".
+    """
     if name == "default":
         return tf.distribute.get_strategy()
-    if tf.config.list_physical_devices("GPU"):
-        return tf.distribute.MirroredStrategy()
-    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices=cpus)
+    if not _MIRRORED:
+        if tf.config.list_physical_devices("GPU"):
+            _MIRRORED.append(tf.distribute.MirroredStrategy())
+        else:
+            cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+            _MIRRORED.append(tf.distribute.MirroredStrategy(devices=cpus))
+    return _MIRRORED[0]
 
 
 def make_optimizer(name, learning_rate, beta1):

@@ -88,9 +88,11 @@ def test_invalid_d_steps_is_rejected():
 
 
 def test_train_step_runs_under_mirrored_strategy_on_two_logical_cpus():
+    from gan_tf.train import make_strategy
+
     devices = [device.name for device in tf.config.list_logical_devices("CPU")]
     assert len(devices) == 2, "conftest splits the CPU in two"
-    strategy = tf.distribute.MirroredStrategy(devices=devices)
+    strategy = make_strategy("mirrored")  # the process's one MirroredStrategy, over both logical CPUs
     with strategy.scope():
         gan = _gan(ema_decay=0.5)
     d_before = _copy(gan.discriminator)
