@@ -157,8 +157,6 @@ def build_parser():
 
 
 def _evaluate(args):
-    import numpy as np
-
     from gan_tf import data, evaluation
     from gan_tf import images as pixels
     from gan_tf.sampling import image_shape_of, load_generator, sample_unit_images
@@ -169,16 +167,8 @@ def _evaluate(args):
     real_unit = pixels.model_to_unit(pixels.bytes_to_model(real.images))
     extractor = evaluation.make_extractor(args.features, args.classifier_dataset)
     fake = sample_unit_images(generator, args.n, args.seed)
-    report = evaluation.evaluate(fake, real_unit, extractor, args.real_baseline, real.labels, args.seed)
-    if args.noise_baseline:
-        noise = np.random.default_rng(args.seed).uniform(0, 1, (report["n"],) + real_unit.shape[1:])
-        reference = (evaluation.real_split(real_unit, report["n"], args.seed)[0] if args.real_baseline
-                     else real_unit)
-        reference_features, _ = extractor(reference)
-        noise_features, noise_probabilities = extractor(noise.astype(np.float32))
-        shares = None if real.labels is None else np.bincount(real.labels) / len(real.labels)
-        report["uniform_noise"] = evaluation.all_metrics(reference_features, noise_features,
-                                                         noise_probabilities, shares, args.seed)
+    report = evaluation.evaluate(fake, real_unit, extractor, args.real_baseline, real.labels, args.seed,
+                                 noise_baseline=args.noise_baseline)
     report.update(model=args.model, dataset=args.dataset, features=args.features)
     print(f"{report['n']} samples vs {report['reference_n']} real images of {args.dataset}, "
           f"{args.features} features")

@@ -93,12 +93,13 @@ def real_split(unit_images, count, seed=0):
 
 
 def evaluate(fake_unit_images, real_unit_images, extractor, real_baseline=False, real_labels=None,
-             seed=0):
+             seed=0, noise_baseline=False):
     """Metrics of fake images against real ones; with `real_baseline`, also a held-out real split's.
 
     FD is biased by the sample count, so the baseline must use the same n as the generator: with
     `real_baseline`, n = min(fake count, half the real set); that many real images are held out, the
-    rest is the reference for both, and the generator is scored on its first n samples.
+    rest is the reference for both, and the generator is scored on its first n samples. With
+    `noise_baseline`, n uniform-noise images are scored against the same reference ("uniform_noise").
     """
     fake_unit_images = np.asarray(fake_unit_images)
     if real_baseline:
@@ -115,6 +116,11 @@ def evaluate(fake_unit_images, real_unit_images, extractor, real_baseline=False,
     if held_out is not None:
         held_features, held_probabilities = extractor(held_out)
         report["real_baseline"] = all_metrics(reference_features, held_features, held_probabilities, shares,
+                                              seed)
+    if noise_baseline:
+        noise = np.random.default_rng(seed).uniform(0, 1, fake_unit_images.shape).astype(np.float32)
+        noise_features, noise_probabilities = extractor(noise)
+        report["uniform_noise"] = all_metrics(reference_features, noise_features, noise_probabilities, shares,
                                               seed)
     return report
 
