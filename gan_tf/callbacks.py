@@ -30,17 +30,21 @@ class SampleGrid(keras.callbacks.Callback):
     Fixed noise makes the frames comparable: the same z drawn by G at every epoch shows G learning.
     """
 
-    def __init__(self, run_dir, noise, scale=2):
+    def __init__(self, run_dir, noise, scale=2, labels=None, columns=None):
         super().__init__()
         self.run_dir = run_dir
         self.noise = np.asarray(noise, np.float32)
         self.scale = scale
+        self.labels = labels  # a conditional G's labels (one class per column), else None
+        self.columns = columns
 
     def on_epoch_end(self, epoch, logs=None):
+        from gan_tf.sampling import generate_unit_images
+
         generator = self.model.sampling_generator()
-        samples = np.asarray(generator(self.noise, training=False))
-        columns = int(np.ceil(np.sqrt(len(samples))))
-        picture = pixels.model_to_bytes(pixels.grid(samples, columns))
+        samples = generate_unit_images(generator, self.noise, self.labels)
+        columns = self.columns or int(np.ceil(np.sqrt(len(samples))))
+        picture = pixels.unit_to_bytes(pixels.grid(samples, columns))
         pixels.save_png(picture, os.path.join(self.run_dir, SAMPLES_DIR, f"epoch_{epoch + 1:04d}.png"),
                         scale=self.scale)
         frames = sorted(glob.glob(os.path.join(self.run_dir, SAMPLES_DIR, "epoch_*.png")))
@@ -207,10 +211,10 @@ class FrechetDistanceMonitor(keras.callbacks.Callback):
             return
         from gan_tf.metrics import frechet_distance
 
+        from gan_tf.sampling import generate_unit_images
+
         generator = self.model.sampling_generator()
-        samples = np.concatenate([np.asarray(generator(self.noise[start:start + 500], training=False))
-                                  for start in range(0, len(self.noise), 500)])
-        features, _ = self.extract_features(pixels.model_to_unit(samples))
+        features, _ = self.extract_features(generate_unit_images(generator, self.noise))
         distance = frechet_distance(self.real_features, features)
         if logs is not None:
             logs["fd"] = distance

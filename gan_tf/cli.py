@@ -11,7 +11,7 @@ import sys
 import types
 import typing
 
-from gan_tf.config import CONFIG_FIELDS, TrainConfig
+from gan_tf.config import CONFIG_FIELDS, TrainConfig, preset_config
 from gan_tf.serving import ServingError
 
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError,
@@ -75,7 +75,7 @@ def config_from_args(args):
     `--resume --epochs 80` changes the epoch count and nothing else.
     """
     given = {name: getattr(args, name) for name in CONFIG_FIELDS if getattr(args, name) is not None}
-    config = TrainConfig(**given)
+    config = preset_config(given.pop("preset"), **given) if given.get("preset") else TrainConfig(**given)
     if not config.resume:
         return config
     from gan_tf.train import resolve_run_dir, saved_config
@@ -99,6 +99,9 @@ def build_parser():
                         "(saved_models/NAME for the newest version, or saved_models/NAME/VERSION)")
     sample.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
+    sample.add_argument("--label", type=int, default=None,
+                        help="conditional or InfoGAN generators: draw only this class (or categorical "
+                        "code); default: all classes in turn")
     sample.add_argument("--out", default="samples.png",
                         help="a grid .png, an .npz of images in [0, 1], or a folder for PNGs")
 
@@ -134,6 +137,8 @@ def build_parser():
     client.add_argument("--version", type=int, default=None, help="a specific version (default: the newest)")
     client.add_argument("--n", type=int, default=16, help="images to request from the `sample` signature")
     client.add_argument("--seed", type=int, default=0, help="seed for the `sample` signature")
+    client.add_argument("--label", type=int, default=None,
+                        help="conditional or InfoGAN models: the class to draw, -1 for all in turn")
     client.add_argument("--out", default="served.png", help="a grid .png, an .npz or a folder of PNGs")
     client.add_argument("--status", action="store_true", help="print the model's status and metadata (REST) and stop")
     client.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer")
@@ -200,7 +205,12 @@ def _export(args):
     else:
         generator, name = load_generator(args.model), args.name or "generator"
     path = export_generator(generator, name, args.base_dir, args.version, metadata)
-    print(f"exported {path} (serving_default: z -> images; sample: num_samples, seed -> images, PNGs)")
+    from gan_tf.conditioning import GeneratorInputs
+
+    names = GeneratorInputs.of(generator).names
+    label = ", label" if len(names) > 1 else ""
+    print(f"exported {path} (serving_default: {', '.join(names)} -> images; "
+          f"sample: num_samples, seed{label} -> images, PNGs)")
 
 
 def _interpolate(args):
@@ -238,7 +248,7 @@ def _serve_client(args):
         client = serving.GrpcClient(args.grpc, args.model, args.version, args.timeout)
     else:
         client = serving.RestClient(args.url, args.model, args.version, args.timeout)
-    images, png_bytes = client.sample(args.n, args.seed)
+    images, png_bytes = client.sample(args.n, args.seed, args.label)
     out = write_samples(images, args.out)
     average = sum(map(len, png_bytes)) // max(len(png_bytes), 1)
     print(f"received {len(png_bytes)} images (PNGs of {average} bytes on average) from {args.model}; wrote {out}")
@@ -254,8 +264,9 @@ def _sample(args):
     from gan_tf.sampling import load_generator, sample_unit_images, write_samples
 
     generator = load_generator(args.model)
-    out = write_samples(sample_unit_images(generator, args.n, args.seed), args.out)
-    print(f"wrote {args.n} samples to {out}")
+    out = write_samples(sample_unit_images(generator, args.n, args.seed, labels=args.label), args.out)
+    which = f" of class {args.label}" if args.label is not None else ""
+    print(f"wrote {args.n} samples{which} to {out}")
 
 
 def _train_classifier(args):

@@ -14,6 +14,7 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop")
 XLA_MODES = ("auto", "on", "off")
 LOSS_NAMES = ("non-saturating", "minimax", "least-squares", "wasserstein", "hinge")
 STRATEGIES = ("default", "mirrored")
+PRESET_NAMES = ("dcgan", "cgan", "wgan", "wgan-gp", "lsgan", "hinge-sn", "infogan")  # see PRESETS
 
 
 def _option(default, help, choices=None):
@@ -44,9 +45,20 @@ class TrainConfig:
                              "minutes of training D's signal to G matters more than regularising D")
     minibatch_std: bool = _option(True, "append the batch's standard deviation as a feature map in D "
                                   "(Karras et al. 2018): keeps all ten digits in play")
+    spectral_norm: bool = _option(False, "spectral normalisation of D's weights (Miyato et al. 2018), "
+                                  "Keras' own SpectralNormalization: a 1-Lipschitz D without a penalty")
     minibatch_kernels: int = _option(32, "mini-batch discrimination kernels in D (Salimans et al. 2016): "
                                      "D sees which samples are over-produced, which evens out the ten "
                                      "digits' shares; 0 is off")
+    # Conditioning
+    conditional: bool = _option(False, "conditional GAN (Mirza and Osindero 2014): G and D take the class "
+                                "label, so you can ask for a digit; needs a labelled data set")
+    info_categories: int = _option(0, "InfoGAN (Chen et al. 2016): a categorical code with this many "
+                                   "values that G must make recoverable from its images (10 for "
+                                   "digits); 0 is off")
+    info_continuous: int = _option(0, "InfoGAN: number of continuous codes, uniform in [-1, 1] "
+                                   "(2 in the paper, often width and slant)")
+    info_weight: float = _option(1.0, "InfoGAN's lambda: weight of the mutual-information term")
     # Training
     style: str = _option("fit", "fit: GAN model with a custom train_step; combined: the classic "
                          "D.trainable=False model and train_on_batch", STYLES)
@@ -75,6 +87,9 @@ class TrainConfig:
     strategy: str = _option("default", "default (one device) or mirrored "
                             "(tf.distribute.MirroredStrategy over all local GPUs)", STRATEGIES)
     # Output
+    preset: str = _option("", "start from a named recipe (gan_tf.config.PRESETS: "
+                          f"{', '.join(PRESET_NAMES)}); other flags override its values",
+                          ("",) + PRESET_NAMES)
     output_dir: str = _option("runs", "folder that holds one sub-folder per run")
     run_name: str | None = _option(None, "name of the run folder (default: <dataset>-<style>, "
                                    "numbered if taken)")
@@ -108,11 +123,21 @@ class TrainConfig:
                             "r1_weight": self.r1_weight, "clip_value": self.clip_value}.items():
             if value < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {value}")
+        if self.info_categories < 0 or self.info_categories == 1 or self.info_continuous < 0:
+            raise ValueError("--info-categories must be 0 (off) or at least 2, and --info-continuous 0 or "
+                             f"more; got {self.info_categories} and {self.info_continuous}")
+        if self.info_weight < 0:
+            raise ValueError(f"--info-weight must be 0 or positive, got {self.info_weight}")
+        if self.conditional and self.is_info:
+            raise ValueError("--conditional and InfoGAN codes (--info-*) do not combine; pick one")
+        if self.style == "combined" and (self.conditional or self.is_info or self.spectral_norm):
+            raise ValueError("--style combined trains the plain DCGAN; use --style fit for --conditional, "
+                             "InfoGAN codes and --spectral-norm")
         if self.style == "combined" and (self.loss not in ("non-saturating", "minimax") or self.gradient_penalty_weight
                                          or self.r1_weight or self.clip_value):
             raise ValueError("--style combined trains with binary cross-entropy (non-saturating or minimax) "
                              "and no penalties; use --style fit for other losses and regularisers")
-        for name in ("style", "optimizer", "xla", "strategy", "loss"):
+        for name in ("style", "optimizer", "xla", "strategy", "loss", "preset"):
             choices = CONFIG_FIELDS[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, "
@@ -122,12 +147,16 @@ class TrainConfig:
         if self.image_size not in (None, 28, 32, 64):
             raise ValueError(f"--image-size must be 28, 32 or 64, got {self.image_size}")
 
+    @property
+    def is_info(self):
+        return bool(self.info_categories or self.info_continuous)
+
     def command_line(self):
         """The `gan-tf train` command that reproduces this config (flags for non-default values only)."""
         words = ["gan-tf", "train"]
         for name, item in CONFIG_FIELDS.items():
             value = getattr(self, name)
-            if name in ("resume", "run_name", "output_dir") or value == item.default:
+            if name in ("resume", "run_name", "output_dir", "preset") or value == item.default:
                 continue
             flag = f"--{name.replace('_', '-')}"
             if isinstance(value, bool):
@@ -152,3 +181,51 @@ class TrainConfig:
 
 
 CONFIG_FIELDS = {item.name: item for item in dataclasses.fields(TrainConfig)}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named recipe: config values over the defaults, and the paper it follows."""
+
+    name: str
+    summary: str
+    values: dict
+
+
+PRESETS = {preset.name: preset for preset in (
+    Preset("dcgan", "the default recipe: DCGAN (Radford et al. 2016) with the non-saturating loss, "
+           "BatchNorm in G, minibatch std and discrimination in D, one-sided label smoothing, EMA of G",
+           {}),
+    Preset("cgan", "conditional DCGAN (Mirza and Osindero 2014): the default recipe with labels into G "
+           "(embedding) and D (projection, Miyato and Koyama 2018)",
+           {"conditional": True}),
+    Preset("wgan", "Wasserstein GAN (Arjovsky et al. 2017): critic loss, weight clipping to 0.01, "
+           "5 critic steps per G step, RMSprop; lr 2e-4 instead of the paper's 5e-5 so it moves within "
+           "minutes",
+           {"loss": "wasserstein", "clip_value": 0.01, "d_steps": 5, "optimizer": "rmsprop",
+            "g_learning_rate": 2e-4, "d_learning_rate": 2e-4, "label_smoothing": 0.0,
+            "minibatch_kernels": 0}),
+    Preset("wgan-gp", "WGAN-GP (Gulrajani et al. 2017): critic loss, gradient penalty 10, 5 critic steps, "
+           "Adam(1e-4, beta1 0); no batch-coupling layers in the critic, which the per-sample penalty "
+           "assumes",
+           {"loss": "wasserstein", "gradient_penalty_weight": 10.0, "d_steps": 5, "g_learning_rate": 1e-4,
+            "d_learning_rate": 1e-4, "beta1": 0.0, "label_smoothing": 0.0, "minibatch_std": False,
+            "minibatch_kernels": 0}),
+    Preset("lsgan", "least-squares GAN (Mao et al. 2017): D regresses real to 1 and fake to 0, G pulls "
+           "its samples to 1",
+           {"loss": "least-squares", "label_smoothing": 0.0}),
+    Preset("hinge-sn", "hinge loss with spectral normalisation of D (Miyato et al. 2018) and TTUR "
+           "(Heusel et al. 2017): D learns at 4e-4, G at 1e-4",
+           {"loss": "hinge", "spectral_norm": True, "g_learning_rate": 1e-4, "d_learning_rate": 4e-4,
+            "beta1": 0.0, "label_smoothing": 0.0}),
+    Preset("infogan", "InfoGAN (Chen et al. 2016): a 10-way categorical and 2 continuous codes that G "
+           "must make readable by a Q head on D's body",
+           {"info_categories": 10, "info_continuous": 2}),
+)}
+
+
+def preset_config(name, **overrides):
+    """The config of preset `name`, with `overrides` (e.g. command-line flags) applied on top."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return TrainConfig(**{**PRESETS[name].values, "preset": name, **overrides})

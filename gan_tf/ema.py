@@ -76,14 +76,21 @@ def recalibrate_batch_norm(generator, batches=8, batch_size=256, seed=0):
     norms = [layer for layer in generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     if not norms:
         return generator
-    latent_dim = int(generator.inputs[0].shape[-1])
+    from gan_tf.conditioning import GeneratorInputs
+
+    signature = GeneratorInputs.of(generator)
     rng = np.random.default_rng(seed)
     momenta = [layer.momentum for layer in norms]
     try:
         for index in range(batches):
             for layer in norms:
                 layer.momentum = index / (index + 1.0)
-            generator(rng.standard_normal((batch_size, latent_dim)).astype(np.float32), training=True)
+            z = rng.standard_normal((batch_size, signature.latent_dim))
+            inputs = signature.build(z, seed=seed + index)
+            if signature.classes:  # random classes: a batch that cycles 0..k-1 is not a training batch
+                key = "label" if signature.num_classes else "code"
+                inputs[key] = rng.integers(0, signature.classes, batch_size).astype(np.int32)
+            generator(signature.call_arguments(inputs), training=True)
     finally:
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum

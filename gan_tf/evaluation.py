@@ -177,3 +177,27 @@ def digit_quality(fake_unit_images, real_unit_images, extractor, seed=0):
 def passes_digit_bar(quality):
     return (quality["mean_confidence"] >= 0.90 and quality["smallest_class_share"] >= 0.05
             and quality["fd_ratio"] <= 5.0)
+
+
+def class_control(generator, classifier_model, per_class=100, seed=0):
+    """How well a conditional or InfoGAN generator's class input controls the digit it draws.
+
+    Draws `per_class` samples for every label (conditional) or categorical code (InfoGAN) and classifies
+    them. Conditional: the mean over classes of the share classified as asked (`label_accuracy`).
+    InfoGAN: the agreement after the best one-to-one matching of codes to classes (`code_agreement`).
+    """
+    from gan_tf.conditioning import GeneratorInputs
+    from gan_tf.sampling import generate_unit_images
+
+    signature = GeneratorInputs.of(generator)
+    if not signature.classes:
+        raise ValueError("this generator has no class input (train with --conditional or --info-categories)")
+    asked = np.repeat(np.arange(signature.classes), per_class)
+    z = np.random.default_rng(seed).standard_normal((len(asked), signature.latent_dim))
+    images = generate_unit_images(generator, z, labels=asked, seed=seed + 1)
+    predicted = np.argmax(digit_classifier.features_and_probabilities(classifier_model, images)[1], axis=1)
+    if signature.num_classes:
+        accuracy, shares = metrics.per_class_accuracy(asked, predicted, signature.classes)
+        return {"label_accuracy": accuracy, "per_class": [round(float(share), 3) for share in shares]}
+    agreement, mapping = metrics.matched_agreement(asked, predicted, max(signature.classes, 10))
+    return {"code_agreement": agreement, "code_to_class": {int(k): int(v) for k, v in mapping.items()}}

@@ -4,10 +4,13 @@
     saved_models/models.config            TF Serving's model config file, listing every model
 
 Two signatures, both self-contained (loading needs TensorFlow only, no gan_tf code):
-- `serving_default`: z float32 [batch, latent_dim] -> images float32 [batch, H, W, C] in [0, 1];
-- `sample`: num_samples int32 scalar, seed int64 scalar -> images, and images_png_bytes (one PNG per
-  image, so a REST client gets pictures without numpy). Its noise is drawn with stateless random ops,
-  so the same seed gives the same images in any process, on any server replica.
+- `serving_default`: z float32 [batch, latent_dim] (a conditional G also takes label int32 [batch]; an
+  InfoGAN G code int32 [batch] and continuous float32 [batch, c]) -> images float32 [batch, H, W, C]
+  in [0, 1];
+- `sample`: num_samples int32 scalar, seed int64 scalar (conditional and InfoGAN: label int32 scalar,
+  -1 for all classes in turn) -> images, and images_png_bytes (one PNG per image, so a REST client gets
+  pictures without numpy). Its noise is drawn with stateless random ops, so the same seed gives the
+  same images in any process, on any server replica.
 
 Versions are never overwritten: an export is written to a hidden temporary folder (which TF Serving
 ignores, since it is not a number) and renamed into place when complete.
@@ -21,6 +24,7 @@ import shutil
 import tensorflow as tf
 
 import gan_tf
+from gan_tf.conditioning import GeneratorInputs
 
 MAX_SAMPLES_PER_REQUEST = 4096  # caps the `sample` signature: 4,096 28x28 images are ~13 MB of floats
 SERVING_MOUNT = "/models"  # where the README's `docker run` mounts saved_models/ in the container
@@ -43,30 +47,50 @@ def build_archive(generator):
     """
     from keras.export import ExportArchive
 
-    latent_dim = int(generator.inputs[0].shape[-1])
+    signature = GeneratorInputs.of(generator)
+    latent_dim, classes = signature.latent_dim, signature.classes
     archive = ExportArchive()
     archive.track(generator)
 
-    def serving_default(z):
-        return {"images": _unit_images(generator, z)}
+    specs = {"z": tf.TensorSpec([None, latent_dim], tf.float32, name="z"),
+             "label": tf.TensorSpec([None], tf.int32, name="label"),
+             "code": tf.TensorSpec([None], tf.int32, name="code"),
+             "continuous": tf.TensorSpec([None, signature.continuous], tf.float32, name="continuous")}
 
-    def sample(num_samples, seed):
+    def serving_default(*inputs):
+        arguments = inputs[0] if len(inputs) == 1 else list(inputs)
+        return {"images": _unit_images(generator, arguments)}
+
+    def sample(num_samples, seed, label=None):
         tf.debugging.assert_greater(num_samples, 0, message="num_samples must be at least 1")
         tf.debugging.assert_less_equal(num_samples, MAX_SAMPLES_PER_REQUEST,
                                        message=f"num_samples must be at most {MAX_SAMPLES_PER_REQUEST}")
         z = tf.random.stateless_normal(tf.stack([num_samples, latent_dim]),
                                        seed=tf.stack([seed, tf.constant(0, tf.int64)]))
-        images = _unit_images(generator, z)
+        inputs = [z]
+        if classes:  # -1: cycle through the classes, else every image of class `label`
+            message = f"label must be -1 (all) or 0..{classes - 1}"
+            checks = [tf.debugging.assert_less(label, classes, message=message),
+                      tf.debugging.assert_greater_equal(label, -1, message=message)]
+            with tf.control_dependencies(checks):  # refuse before the embedding lookup fails obscurely
+                cycled = tf.range(num_samples, dtype=tf.int32) % classes
+                inputs.append(tf.where(label < 0, cycled, tf.fill([num_samples], label)))
+        if signature.continuous:
+            inputs.append(tf.random.stateless_uniform(
+                tf.stack([num_samples, signature.continuous]), minval=-1.0, maxval=1.0,
+                seed=tf.stack([seed, tf.constant(1, tf.int64)])))
+        images = _unit_images(generator, inputs[0] if len(inputs) == 1 else inputs)
         image_bytes = tf.cast(tf.round(images * 255.0), tf.uint8)
         png = tf.map_fn(tf.io.encode_png, image_bytes, fn_output_signature=tf.string)
         return {"images": images, "images_png_bytes": png}
 
     archive.add_endpoint("serving_default", serving_default,
-                         input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
-    archive.add_endpoint("sample", sample,
-                         input_signature=[tf.TensorSpec([], tf.int32, name="num_samples"),
-                                          tf.TensorSpec([], tf.int64, name="seed")])
-    return archive, latent_dim
+                         input_signature=[specs[name] for name in signature.names])
+    sample_specs = [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int64, name="seed")]
+    if classes:
+        sample_specs.append(tf.TensorSpec([], tf.int32, name="label"))
+    archive.add_endpoint("sample", sample, input_signature=sample_specs)
+    return archive, signature
 
 
 def versions(model_dir):
@@ -100,10 +124,12 @@ def export_generator(generator, model_name, base_dir="saved_models", version=Non
     temporary = os.path.join(model_dir, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)
     try:
-        archive, latent_dim = build_archive(generator)
+        archive, signature = build_archive(generator)
         archive.write_out(temporary, verbose=False)
         info = dict(metadata or {})
-        info.update(model_name=model_name, version=version, latent_dim=latent_dim,
+        info.update(model_name=model_name, version=version, latent_dim=signature.latent_dim,
+                    num_classes=signature.num_classes, info_categories=signature.categories,
+                    info_continuous=signature.continuous, inputs=signature.names,
                     image_shape=[int(size) for size in generator.outputs[0].shape[1:]],
                     gan_tf_version=gan_tf.__version__, max_samples_per_request=MAX_SAMPLES_PER_REQUEST)
         os.makedirs(os.path.join(temporary, "assets.extra"))

@@ -150,3 +150,30 @@ def mode_coverage(probabilities, real_class_shares=None, minimum_share=0.01):
     kl = float(np.sum(real * (np.log(real + 1e-12) - np.log(histogram + 1e-12))))
     return {"histogram": histogram.tolist(), "classes_covered": int(np.sum(histogram >= minimum_share)),
             "smallest_class_share": float(histogram.min()), "kl_to_real": kl}
+
+
+def per_class_accuracy(asked, predicted, classes):
+    """Share of samples asked for class k that a classifier calls k, per k, and their mean.
+
+    The measure of a conditional generator: the mean over classes (not over samples) weighs every
+    class the same, so one class drawn badly cannot hide behind nine drawn well.
+    """
+    asked, predicted = np.asarray(asked), np.asarray(predicted)
+    shares = np.array([np.mean(predicted[asked == k] == k) if np.any(asked == k) else np.nan
+                       for k in range(classes)])
+    return float(np.nanmean(shares)), shares
+
+
+def matched_agreement(codes, predicted, classes):
+    """Agreement of a categorical code with classifier labels under the best one-to-one matching.
+
+    InfoGAN's categorical code is unsupervised: code 3 may draw sevens. The Hungarian algorithm
+    (scipy's linear_sum_assignment) finds the code-to-class assignment with the most agreeing samples.
+    Returns (agreement in [0, 1], mapping {code: class}).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    counts = np.zeros((classes, classes), np.int64)
+    np.add.at(counts, (np.asarray(codes), np.asarray(predicted)), 1)
+    rows, columns = linear_sum_assignment(-counts)
+    return float(counts[rows, columns].sum() / max(len(codes), 1)), dict(zip(rows.tolist(), columns.tolist()))

@@ -127,9 +127,15 @@ class RestClient:
         outputs = self.predict({"z": np.asarray(z, np.float32)}, "serving_default", row_format)
         return outputs.get("images", outputs.get("outputs"))
 
-    def sample(self, num_samples, seed):
-        """(images [n, H, W, C] in [0, 1], list of PNG bytes) from the `sample` signature."""
-        outputs = self.predict({"num_samples": int(num_samples), "seed": int(seed)}, "sample")
+    def sample(self, num_samples, seed, label=None):
+        """(images [n, H, W, C] in [0, 1], list of PNG bytes) from the `sample` signature.
+
+        label: for a conditional or InfoGAN model (whose `sample` needs it), the class; -1 for all.
+        """
+        inputs = {"num_samples": int(num_samples), "seed": int(seed)}
+        if label is not None:
+            inputs["label"] = int(label)
+        outputs = self.predict(inputs, "sample")
         return outputs["images"], list(outputs["images_png_bytes"])
 
 
@@ -184,10 +190,13 @@ class GrpcClient:
     def generate(self, z):
         return self.predict({"z": np.asarray(z, np.float32)})["images"]
 
-    def sample(self, num_samples, seed):
+    def sample(self, num_samples, seed, label=None):
         import numpy
 
-        outputs = self.predict({"num_samples": numpy.int32(num_samples), "seed": numpy.int64(seed)}, "sample")
+        inputs = {"num_samples": numpy.int32(num_samples), "seed": numpy.int64(seed)}
+        if label is not None:
+            inputs["label"] = numpy.int32(label)
+        outputs = self.predict(inputs, "sample")
         return outputs["images"], outputs["images_png_bytes"]
 
     def close(self):

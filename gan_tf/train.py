@@ -26,7 +26,7 @@ from gan_tf.combined import CombinedGAN
 from gan_tf.config import TrainConfig
 from gan_tf.gan import GAN
 from gan_tf.losses import get_losses
-from gan_tf.models import build_discriminator, build_generator
+from gan_tf.models import build_discriminator, build_generator, conditional
 
 CONFIG_FILE = "config.json"
 GENERATOR_FILE = "generator.keras"
@@ -43,7 +43,7 @@ class RunResult:
 
 def resolve_run_dir(config):
     """The run folder: a new numbered one for a fresh run, the existing one for --resume."""
-    base = config.run_name or f"{_dataset_label(config.dataset)}-{config.style}"
+    base = config.run_name or f"{_dataset_label(config.dataset)}-{config.preset or config.style}"
     if config.resume:
         if config.run_name:
             candidates = [os.path.join(config.output_dir, config.run_name)]
@@ -112,15 +112,27 @@ def make_optimizer(name, learning_rate, beta1):
     return keras.optimizers.SGD(learning_rate, momentum=beta1)
 
 
-def build_trainer(config, image_size, channels):
+def build_models(config, image_size, channels, num_classes=0):
+    """(G, D) as the config says: plain DCGAN, conditional (`num_classes` labels) or InfoGAN."""
+    image_args = dict(image_size=image_size, channels=channels)
+    g_args = dict(latent_dim=config.latent_dim, width=config.generator_width, batch_norm=config.batch_norm,
+                  **image_args)
+    d_args = dict(width=config.discriminator_width, dropout=config.dropout, spectral_norm=config.spectral_norm,
+                  augment=config.augment, seed=config.seed, minibatch_std=config.minibatch_std,
+                  minibatch_kernels=config.minibatch_kernels, **image_args)
+    if config.conditional:
+        return (conditional.build_conditional_generator(num_classes, **g_args),
+                conditional.build_conditional_discriminator(num_classes, **d_args))
+    if config.is_info:
+        codes = (config.info_categories, config.info_continuous)
+        return (conditional.build_info_generator(*codes, **g_args),
+                conditional.build_info_discriminator(*codes, **d_args))
+    return build_generator(**g_args), build_discriminator(logits=config.style == "fit", **d_args)
+
+
+def build_trainer(config, image_size, channels, num_classes=0):
     """G, D and the trainer of `config.style`, with fresh optimizers (under the current strategy scope)."""
-    generator = build_generator(config.latent_dim, image_size, channels, config.generator_width,
-                                config.batch_norm)
-    logits = config.style == "fit"
-    discriminator = build_discriminator(image_size, channels, config.discriminator_width, config.dropout,
-                                        logits=logits, augment=config.augment, seed=config.seed,
-                                        minibatch_std=config.minibatch_std,
-                                        minibatch_kernels=config.minibatch_kernels)
+    generator, discriminator = build_models(config, image_size, channels, num_classes)
     g_optimizer = make_optimizer(config.optimizer, config.g_learning_rate, config.beta1)
     d_optimizer = make_optimizer(config.optimizer, config.d_learning_rate, config.beta1)
     xla = resolve_xla(config.xla)
@@ -129,7 +141,10 @@ def build_trainer(config, image_size, channels):
         trainer = GAN(generator, discriminator, config.latent_dim, generator_loss, discriminator_loss,
                       d_steps=config.d_steps, label_smoothing=config.label_smoothing,
                       ema_decay=config.ema_decay, gradient_penalty_weight=config.gradient_penalty_weight,
-                      r1_weight=config.r1_weight, clip_value=config.clip_value, seed=config.seed)
+                      r1_weight=config.r1_weight, clip_value=config.clip_value,
+                      num_classes=num_classes if config.conditional else 0,
+                      info_categories=config.info_categories, info_continuous=config.info_continuous,
+                      info_weight=config.info_weight, seed=config.seed)
         trainer.compile(g_optimizer, d_optimizer, jit_compile=xla)
     else:
         trainer = CombinedGAN(generator, discriminator, config.latent_dim, g_optimizer, d_optimizer,
@@ -161,12 +176,18 @@ def train(config, verbose=True, extra_callbacks=()):
     keras.utils.set_random_seed(config.seed)
     image_set = data.load(config.dataset, config.image_size, config.channels)
     image_size, channels = image_set.images.shape[1], image_set.images.shape[-1]
-    dataset = data.to_dataset(image_set, config.batch_size, seed=config.seed)
+    num_classes = 0
+    if config.conditional:
+        if image_set.labels is None:
+            raise ValueError(f"--conditional needs labels, and {image_set.name} has none; use a labelled "
+                             "data set (mnist-5k, mnist, cifar10, an .npz with `labels`)")
+        num_classes = int(image_set.labels.max()) + 1
+    dataset = data.to_dataset(image_set, config.batch_size, seed=config.seed, with_labels=config.conditional)
     steps_per_epoch = len(image_set.images) // config.batch_size
 
     strategy = make_strategy(config.strategy)
     with strategy.scope():
-        trainer = build_trainer(config, image_size, channels)
+        trainer = build_trainer(config, image_size, channels, num_classes)
 
     initial_epoch = 0
     if config.resume:
@@ -181,12 +202,17 @@ def train(config, verbose=True, extra_callbacks=()):
         os.makedirs(run_dir)
     _write_json(os.path.join(run_dir, CONFIG_FILE), config.to_json())
 
-    fixed_noise = np.random.default_rng(config.seed).standard_normal(
-        (config.sample_grid ** 2, config.latent_dim)).astype(np.float32)
+    # A conditional or InfoGAN grid has one column per class (or code value), the same z along each row.
+    classes = num_classes or config.info_categories
+    columns = classes or config.sample_grid
+    row_noise = np.random.default_rng(config.seed).standard_normal(
+        (config.sample_grid if classes else config.sample_grid ** 2, config.latent_dim)).astype(np.float32)
+    fixed_noise = np.repeat(row_noise, columns, axis=0) if classes else row_noise
+    grid_labels = np.tile(np.arange(classes), config.sample_grid) if classes else None
     callbacks = [
         run_callbacks.TerminateOnNaN(),
         run_callbacks.History(run_dir, initial_epoch, steps_per_epoch * config.batch_size),
-        run_callbacks.SampleGrid(run_dir, fixed_noise),
+        run_callbacks.SampleGrid(run_dir, fixed_noise, labels=grid_labels, columns=columns),
         run_callbacks.EpochCheckpoint(run_dir, extra_state=lambda: _trainer_state(trainer)),
         *extra_callbacks,
     ]

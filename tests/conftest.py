@@ -38,10 +38,12 @@ def run_cli(*args, env=None, timeout=300):
 
 
 def tiny_config(tmp_path, dataset, **changes):
-    """A config that trains in seconds: small models, small batches, one epoch."""
-    from gan_tf.config import TrainConfig
+    """A config that trains in seconds: small models, small batches, one epoch (over a preset's values
+    when `preset=` names one)."""
+    from gan_tf.config import TrainConfig, preset_config
 
     values = dict(dataset=dataset, epochs=1, batch_size=16, latent_dim=8, generator_width=4,
                   discriminator_width=4, sample_grid=2, output_dir=str(tmp_path / "runs"), run_name="t")
     values.update(changes)
-    return TrainConfig(**values)
+    preset = values.pop("preset", "")
+    return preset_config(preset, **values) if preset else TrainConfig(**values)

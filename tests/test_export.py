@@ -11,7 +11,7 @@ from conftest import run_cli
 
 from gan_tf import export
 from gan_tf.models import build_generator
-from gan_tf.sampling import SavedModelGenerator
+from gan_tf.sampling import SavedModelGenerator, generate_unit_images
 
 LATENT = 8
 
@@ -129,7 +129,7 @@ def test_interrupted_export_leaves_no_partial_version(generator, tmp_path, monke
 def test_bad_inputs_are_explained(exported, tmp_path):
     _, path = exported
     with pytest.raises(ValueError, match=rf"takes \[batch, {LATENT}\]"):
-        SavedModelGenerator(path).unit_images(np.zeros((2, LATENT + 3)))
+        generate_unit_images(SavedModelGenerator(path), np.zeros((2, LATENT + 3)))
     (tmp_path / "not_a_model").mkdir()
     with pytest.raises(ValueError, match="not a SavedModel"):
         SavedModelGenerator(str(tmp_path / "not_a_model"))

@@ -161,3 +161,34 @@ class MinibatchDiscrimination(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_kernels": self.num_kernels, "kernel_dim": self.kernel_dim}
+
+
+@keras.saving.register_keras_serializable(package="gan_tf")
+class ClassProjection(layers.Layer):
+    """The class term of a projection discriminator (Miyato and Koyama 2018): <embed(y), features>.
+
+    Added to D's unconditional score, it lets D judge "is this a real *k*" with one learned vector per
+    class, which conditions far more strongly than concatenating the label to the input image.
+    Inputs: [features [batch, F], labels int [batch]]; output [batch, 1].
+    """
+
+    def __init__(self, num_classes, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+
+    def build(self, input_shape):
+        features_shape = input_shape[0]
+        self.class_embedding = self.add_weight(
+            shape=(self.num_classes, features_shape[-1]), name="class_embedding",
+            initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+    def call(self, inputs):
+        features, labels = inputs
+        embedded = ops.take(self.class_embedding, ops.cast(ops.reshape(labels, (-1,)), "int32"), axis=0)
+        return ops.sum(embedded * features, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
