@@ -163,6 +163,7 @@ def build_parser():
 
 def _evaluate(args):
     from gan_tf import data, evaluation
+    from gan_tf.conditioning import GeneratorInputs
     from gan_tf import images as pixels
     from gan_tf.sampling import image_shape_of, load_generator, sample_unit_images
 
@@ -178,6 +179,14 @@ def _evaluate(args):
     print(f"{report['n']} samples vs {report['reference_n']} real images of {args.dataset}, "
           f"{args.features} features")
     print(evaluation.format_table(report))
+    if GeneratorInputs.of(generator).classes and args.features == "classifier":
+        from gan_tf import classifier
+
+        control = evaluation.class_control(generator, classifier.load_classifier(args.classifier_dataset),
+                                           seed=args.seed)
+        report["class_control"] = control
+        key = "label_accuracy" if "label_accuracy" in control else "code_agreement"
+        print(f"{key.replace('_', ' ')} (100 samples per class, classifier): {control[key]:.3f}")
     if args.out:
         evaluation.write_report(report, args.out)
         print(f"report written to {args.out}")

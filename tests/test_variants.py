@@ -160,3 +160,19 @@ def test_export_takes_the_label_and_matches_keras(tmp_path, kind):
     assert one_class.shape == (4, 28, 28, 1)
     with pytest.raises(tf.errors.InvalidArgumentError, match="label must be"):
         signatures["sample"](num_samples=tf.constant(4), seed=tf.constant(0, tf.int64), label=tf.constant(10))
+
+
+def test_sample_and_evaluate_a_conditional_generator_from_the_command_line(tmp_path):
+    generator, _ = _tiny_pair("cgan")
+    path = str(tmp_path / "cgan.keras")
+    generator.save(path)
+    sampled = run_cli("sample", "--model", path, "--label", "3", "--n", "6", "--out", str(tmp_path / "s.npz"))
+    assert sampled.returncode == 0, sampled.stderr
+    assert "6 samples of class 3" in sampled.stdout
+    expected = generate_unit_images(generator, np.random.default_rng(0).standard_normal((6, 8)), labels=3)
+    np.testing.assert_allclose(np.load(tmp_path / "s.npz")["images"], expected, atol=1e-5)
+    wrong = run_cli("sample", "--model", path, "--label", "12", "--out", str(tmp_path / "x.png"))
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "labels must be in 0..9" in wrong.stderr
+    evaluated = run_cli("evaluate", "--model", path, "--n", "200")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "label accuracy (100 samples per class, classifier):" in evaluated.stdout
