@@ -35,3 +35,16 @@ def test_tutorial_runs_quick_and_draws_its_figures(tmp_path, script):
     assert result.returncode == 0, result.stderr[-3000:]
     for figure in FIGURES[script]:
         assert (tmp_path / figure).is_file(), f"{script} did not write {figure}"
+
+
+def test_tutorials_readme_lists_every_script_with_a_measured_time_and_a_thumbnail():
+    import re
+
+    with open(os.path.join(REPO, "tutorials", "README.md")) as file:
+        text = file.read()
+    for script in FIGURES:
+        row = next((line for line in text.splitlines() if f"`{script}`" in line), None)
+        assert row is not None, f"{script} is missing from tutorials/README.md"
+        assert re.search(r"\| \d+ s \|", row), f"{script}: no measured time in {row!r}"
+        thumbnail = re.search(r"!\[\d+\]\((images/[^)]+)\)", row)
+        assert thumbnail and os.path.isfile(os.path.join(REPO, "tutorials", thumbnail.group(1))), row
