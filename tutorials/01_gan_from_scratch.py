@@ -3,7 +3,7 @@ Title: A GAN from scratch, on points in the plane
 Author: gan-tf
 Description: Two small networks play the GAN game on a ring of eight Gaussians; watch the generator's
 samples and the discriminator's decision surface evolve, then provoke mode collapse.
-Time on a laptop CPU: about 20 seconds on 2 cores (`--quick`: 20 seconds).
+Time on a laptop CPU: about 20 seconds on 2 cores (`--quick`: 9 seconds).
 
 What you will learn:
 - the two rival networks: G maps noise z to points, D scores points as real (1) or fake (0);

@@ -3,7 +3,7 @@ Title: DCGAN the classic way: a combined model with a frozen discriminator
 Author: gan-tf
 Description: Sequential builders, `discriminator.trainable = False`, the `train_on_batch` loop, and
 the Keras 3 pitfall that silently stops the discriminator from learning.
-Time on a laptop CPU: about 1.5 minutes on 2 cores (`--quick`: 30 seconds).
+Time on a laptop CPU: about 1.5 minutes on 2 cores (`--quick`: 16 seconds).
 
 What you will learn:
 - how the combined model `D(G(z))` trains G "through" a frozen D;

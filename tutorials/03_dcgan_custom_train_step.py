@@ -3,7 +3,7 @@ Title: DCGAN with a custom train_step: the style to use
 Author: gan-tf
 Description: Functional builders, the `GAN` model whose `train_step` plays both sides, `fit()` with
 callbacks that draw sample grids and a GIF, and XLA.
-Time on a laptop CPU: about 2.5 minutes on 2 cores (`--quick`: 40 seconds).
+Time on a laptop CPU: about 2.5 minutes on 2 cores (`--quick`: 13 seconds).
 
 What you will learn:
 - how one `train_step` trains D on real and fake images, then G through D, in a single compiled step;

@@ -3,7 +3,7 @@ Title: SGD against Adam on identical GANs
 Author: gan-tf
 Description: Two GANs with the same architecture, the same initial weights, the same data order and
 the same budget; one trains with SGD (with momentum), the other with Adam. Which draws digits sooner?
-Time on a laptop CPU: about 4 minutes on 2 cores (`--quick`: 40 seconds).
+Time on a laptop CPU: about 4 minutes on 2 cores (`--quick`: 17 seconds).
 
 What you will learn:
 - how to run a fair optimizer comparison (same seed, same steps, same measurement);

@@ -4,7 +4,7 @@ Author: gan-tf
 Description: Interpolate between digits (linearly and on the sphere), follow a closed trajectory,
 look at neighbourhoods, measure the region near z = 0 with a classifier, and do latent arithmetic.
 Uses the pretrained generator in saved_models/dcgan_mnist (a SavedModel: no training needed).
-Time on a laptop CPU: about 10 seconds on 2 cores (`--quick`: 15 seconds).
+Time on a laptop CPU: about 10 seconds on 2 cores (`--quick`: 5 seconds).
 
 What you will learn:
 - neighbouring points in latent space give similar images; distant ones give different digits;

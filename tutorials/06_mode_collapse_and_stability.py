@@ -3,7 +3,7 @@ Title: Mode collapse and vanishing gradients, provoked, measured and fixed
 Author: gan-tf
 Description: Break a digit GAN on purpose in the two classic ways, measure the damage (classes
 covered, generator gradient norms), then apply the standard fixes and measure again.
-Time on a laptop CPU: about 9 minutes on 2 cores (`--quick`: 60 seconds).
+Time on a laptop CPU: about 9 minutes on 2 cores (`--quick`: 36 seconds).
 
 What you will learn:
 - vanishing gradients: with the original minimax loss, a confident discriminator gives the generator

@@ -4,7 +4,7 @@ Author: gan-tf
 Description: Score the pretrained generator with IS, FD, KID, precision/recall and density/coverage
 on the digit classifier's features, next to a real held-out split, uniform noise, a "memoriser" that
 returns training images, and a "mode dropper" that draws only three digits.
-Time on a laptop CPU: about 15 seconds on 2 cores (`--quick`: 20 seconds).
+Time on a laptop CPU: about 15 seconds on 2 cores (`--quick`: 11 seconds).
 
 What you will learn:
 - what each metric rewards, and which failure each one is blind to;

@@ -4,7 +4,7 @@ Author: gan-tf
 Description: Export a generator as a versioned SavedModel in TensorFlow Serving's layout, inspect it
 with saved_model_cli, load and sample it in a process that has never heard of gan_tf, and build the
 exact REST request and response TF Serving exchanges.
-Time on a laptop CPU: about 1 minute on 2 cores (`--quick`: 30 seconds).
+Time on a laptop CPU: about 1 minute on 2 cores (`--quick`: 24 seconds).
 
 What you will learn:
 - the layout TF Serving expects (model/version/saved_model.pb) and why versions are never overwritten;
