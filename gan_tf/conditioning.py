@@ -50,6 +50,11 @@ class GeneratorInputs:
         """How many values the class-like input (label or categorical code) takes; 0 if none."""
         return self.num_classes or self.categories
 
+    @property
+    def class_input(self):
+        """Name of the class-like input (`label` or `code`), or None."""
+        return "label" if self.num_classes else "code" if self.categories else None
+
     def build(self, z, labels=None, continuous=None, seed=0):
         """The generator's inputs as a dict by name, for latent vectors z [n, latent_dim].
 
@@ -66,7 +71,7 @@ class GeneratorInputs:
             labels = np.broadcast_to(np.asarray(labels, np.int32), (len(z),))
             if labels.min(initial=0) < 0 or labels.max(initial=0) >= self.classes:
                 raise ValueError(f"labels must be in 0..{self.classes - 1}, got {sorted(set(labels.tolist()))}")
-            inputs["label" if self.num_classes else "code"] = np.ascontiguousarray(labels)
+            inputs[self.class_input] = np.ascontiguousarray(labels)
         elif labels is not None:
             raise ValueError("this generator is unconditional: it takes no labels (drop --label)")
         if self.continuous:

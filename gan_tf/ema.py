@@ -88,8 +88,7 @@ def recalibrate_batch_norm(generator, batches=8, batch_size=256, seed=0):
             z = rng.standard_normal((batch_size, signature.latent_dim))
             inputs = signature.build(z, seed=seed + index)
             if signature.classes:  # random classes: a batch that cycles 0..k-1 is not a training batch
-                key = "label" if signature.num_classes else "code"
-                inputs[key] = rng.integers(0, signature.classes, batch_size).astype(np.int32)
+                inputs[signature.class_input] = rng.integers(0, signature.classes, batch_size).astype(np.int32)
             generator(signature.call_arguments(inputs), training=True)
     finally:
         for layer, momentum in zip(norms, momenta):
