@@ -103,13 +103,13 @@ def sample_figure(rows, path, seed=0):
     import matplotlib.pyplot as plt
 
     from gan_tf import images as pixels
-    from gan_tf.conditioning import GeneratorInputs
+    from gan_tf.conditioning import Conditioning
     from gan_tf.sampling import generate_unit_images, load_generator
 
     figure, axes = plt.subplots(1, len(rows), figsize=(2.6 * len(rows), 3.3))
     for axis, row in zip(list(getattr(axes, "flat", [axes])), rows):
         generator = load_generator(os.path.join(row["run_dir"], "generator.keras"))
-        signature = GeneratorInputs.of(generator)
+        signature = Conditioning.of(generator)
         rng = np.random.default_rng(seed)
         if signature.classes:  # one class (code) per column, the same z along each row
             columns = min(signature.classes, 10)

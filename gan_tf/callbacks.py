@@ -2,10 +2,12 @@
 
 `fit()` drives them for the `GAN` model; `CombinedGAN.fit` drives the same ones through a
 `keras.callbacks.CallbackList`, so a run looks the same whichever style trained it. Each expects its
-model to expose `generator`, `discriminator`, the two optimizers and `sampling_generator()`.
+model to expose `generator`, `discriminator`, the two optimizers, `state()` and
+`build_sampling_generator()`. Their names differ from Keras' own callbacks because they do other
+things: `RunHistory` writes history.csv (Keras' `History` keeps logs in memory), `StopOnNonFiniteLoss`
+raises a one-line error after keeping the last checkpoint (Keras' `TerminateOnNaN` only stops).
 """
 
-import csv
 import glob
 import os
 import sys
@@ -14,14 +16,11 @@ import time
 import keras
 import numpy as np
 
-from gan_tf import checkpoints
+from gan_tf import checkpoints, classifier, runs
 from gan_tf import images as pixels
-
-HISTORY_FILE = "history.csv"
-LOSS_PLOT_FILE = "loss_curves.png"
-GIF_FILE = "training.gif"
-SAMPLES_DIR = "samples"
-BEST_GENERATOR_FILE = "generator_best.keras"
+from gan_tf.errors import TrainingDiverged
+from gan_tf.metrics import frechet_distance
+from gan_tf.sampling import generate_unit_images
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -38,20 +37,24 @@ class SampleGrid(keras.callbacks.Callback):
         self.labels = labels  # a conditional G's labels (one class per column), else None
         self.columns = columns
 
-    def on_epoch_end(self, epoch, logs=None):
-        from gan_tf.sampling import generate_unit_images
+    @classmethod
+    def for_conditioning(cls, run_dir, conditioning, side, seed, scale=2):
+        """The grid `gan_tf.conditioning.Conditioning.grid_inputs` lays out: one class per column."""
+        noise, labels, columns = conditioning.grid_inputs(side, seed)
+        return cls(run_dir, noise, scale=scale, labels=labels, columns=columns)
 
-        generator = self.model.sampling_generator()
+    def on_epoch_end(self, epoch, logs=None):
+        generator = self.model.build_sampling_generator()
         samples = generate_unit_images(generator, self.noise, self.labels)
         columns = self.columns or int(np.ceil(np.sqrt(len(samples))))
         picture = pixels.unit_to_bytes(pixels.grid(samples, columns))
-        pixels.save_png(picture, os.path.join(self.run_dir, SAMPLES_DIR, f"epoch_{epoch + 1:04d}.png"),
+        pixels.save_png(picture, os.path.join(self.run_dir, runs.SAMPLES_DIR, f"epoch_{epoch + 1:04d}.png"),
                         scale=self.scale)
-        frames = sorted(glob.glob(os.path.join(self.run_dir, SAMPLES_DIR, "epoch_*.png")))
-        pixels.save_gif(frames, os.path.join(self.run_dir, GIF_FILE))
+        frames = sorted(glob.glob(os.path.join(self.run_dir, runs.SAMPLES_DIR, "epoch_*.png")))
+        pixels.save_gif(frames, os.path.join(self.run_dir, runs.GIF_FILE))
 
 
-class History(keras.callbacks.Callback):
+class RunHistory(keras.callbacks.Callback):
     """history.csv (one row per epoch, rewritten atomically) and loss_curves.png.
 
     On resume, rows after the restored epoch (written before a crash, never checkpointed) are dropped,
@@ -61,9 +64,8 @@ class History(keras.callbacks.Callback):
     def __init__(self, run_dir, initial_epoch=0, images_per_epoch=None):
         super().__init__()
         self.run_dir = run_dir
-        self.path = os.path.join(run_dir, HISTORY_FILE)
         self.images_per_epoch = images_per_epoch
-        self.rows = [row for row in read_history(run_dir) if int(row["epoch"]) <= initial_epoch]
+        self.rows = [row for row in runs.read_history(run_dir) if int(row["epoch"]) <= initial_epoch]
         self.started = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -76,25 +78,8 @@ class History(keras.callbacks.Callback):
         if self.images_per_epoch:
             row["images_per_second"] = round(self.images_per_epoch / max(seconds, 1e-9), 1)
         self.rows.append(row)
-        self._write()
-        plot_history(self.rows, os.path.join(self.run_dir, LOSS_PLOT_FILE))
-
-    def _write(self):
-        names = list(dict.fromkeys(name for row in self.rows for name in row))
-        temporary = f"{self.path}.tmp-{os.getpid()}"
-        with open(temporary, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=names)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        os.replace(temporary, self.path)
-
-
-def read_history(run_dir):
-    path = os.path.join(run_dir, HISTORY_FILE)
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="") as file:
-        return list(csv.DictReader(file))
+        runs.write_history(self.run_dir, self.rows)
+        plot_history(self.rows, os.path.join(self.run_dir, runs.LOSS_PLOT_FILE))
 
 
 def plot_history(rows, path):
@@ -125,22 +110,20 @@ def plot_history(rows, path):
     bottom.legend()
     figure.suptitle("GAN training")
     figure.tight_layout()
-    temporary = f"{path}.tmp-{os.getpid()}.png"
-    figure.savefig(temporary, dpi=100)
+    with runs.atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
     plt.close(figure)
-    os.replace(temporary, path)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Checkpoint after every finished epoch (atomic; see `gan_tf.checkpoints`)."""
+    """Checkpoint after every finished epoch (atomic; see `gan_tf.checkpoints`), with the trainer's state."""
 
-    def __init__(self, run_dir, extra_state=None):
+    def __init__(self, run_dir):
         super().__init__()
         self.run_dir = run_dir
-        self.extra_state = extra_state or (lambda: {})
 
     def on_epoch_end(self, epoch, logs=None):
-        checkpoints.save(self.model, self.run_dir, epoch + 1, self.extra_state())
+        checkpoints.save(self.model, self.run_dir, epoch + 1, self.model.state())
 
 
 class ProgressBar(keras.callbacks.Callback):
@@ -174,15 +157,16 @@ class ProgressBar(keras.callbacks.Callback):
         self.bar.close()
 
 
-class TerminateOnNaN(keras.callbacks.Callback):
-    """Stop at the first non-finite loss, keeping the last good checkpoint rather than saving NaNs."""
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop at the first non-finite loss with a one-line `TrainingDiverged` error, before anything is
+    saved: the last finished epoch's checkpoint is kept rather than overwritten with NaNs."""
 
     def on_train_batch_end(self, batch, logs=None):
         for name in ("d_loss", "g_loss"):
             value = (logs or {}).get(name)
             if value is not None and not np.isfinite(float(value)):
                 self.model.stop_training = True
-                raise FloatingPointError(
+                raise TrainingDiverged(
                     f"{name} became {float(value)} at step {batch + 1}; the last finished epoch's "
                     "checkpoint is kept: lower the learning rates and --resume")
 
@@ -209,18 +193,39 @@ class FrechetDistanceMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        from gan_tf.metrics import frechet_distance
-
-        from gan_tf.sampling import generate_unit_images
-
-        generator = self.model.sampling_generator()
+        generator = self.model.build_sampling_generator()
         features, _ = self.extract_features(generate_unit_images(generator, self.noise))
         distance = frechet_distance(self.real_features, features)
         if logs is not None:
             logs["fd"] = distance
         if self.keep_best and distance < self.best:
             self.best = distance
-            path = os.path.join(self.run_dir, BEST_GENERATOR_FILE)
-            temporary = os.path.join(self.run_dir, f".best.tmp-{os.getpid()}.keras")
-            generator.save(temporary)
-            os.replace(temporary, path)
+            runs.save_model(generator, os.path.join(self.run_dir, runs.BEST_GENERATOR_FILE))
+
+
+CLASSIFIER_FOR_DATASET = {"mnist-5k": "mnist-5k", "mnist": "mnist-5k"}
+FD_SAMPLES = 1000
+
+
+def frechet_distance_monitor(config, conditioning, image_set, run_dir, verbose=True):
+    """The FD callback for a run where a classifier for its data exists (digits), else None.
+
+    On resume, the best FD so far is read back from history.csv, so only a better generator replaces
+    generator_best.keras.
+    """
+    classifier_name = CLASSIFIER_FOR_DATASET.get(config.dataset)
+    if not config.fd_every or classifier_name is None or image_set.images.shape[1:] != (28, 28, 1):
+        if config.fd_every and verbose:
+            print(f"note: no classifier for {image_set.name}; FD during training is off")
+        return None
+    model = classifier.load_classifier(classifier_name)
+
+    def extract(unit_images):
+        return classifier.features_and_probabilities(model, unit_images)
+
+    real_features, _ = extract(pixels.model_to_unit(pixels.bytes_to_model(image_set.images)))
+    noise = conditioning.noise(FD_SAMPLES, config.seed + 1)
+    monitor = FrechetDistanceMonitor(extract, real_features, noise, config.fd_every, run_dir, config.keep_best)
+    earlier = [float(row["fd"]) for row in runs.read_history(run_dir) if row.get("fd")]
+    monitor.best = min(earlier, default=np.inf)
+    return monitor

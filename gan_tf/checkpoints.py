@@ -1,10 +1,21 @@
-"""Per-epoch training checkpoints, written atomically, and their restore.
+"""Per-epoch training checkpoints keyed by variable name, written atomically, and their restore.
 
 A checkpoint is one `.npz` file holding every variable of G, D, both optimizers (step counts and
-moment estimates included) and the EMA of G, plus a JSON blob of the trainer's own state (epoch,
-noise generator). It is written to a temporary name and renamed with `os.replace`, which is atomic on
-POSIX: a run killed at any moment leaves either the previous checkpoint or the new one, never half
-of one. Works for both training styles, which expose the same attributes.
+moment estimates included) and the EMA of G, each under `<group>/<variable path>` (for example
+`generator/up_1_conv/kernel`, `g_optimizer/up_1_conv_kernel_momentum`), plus a JSON blob of the
+trainer's own state (epoch, the classic style's noise generator). Restoring matches by name and
+checks every shape and dtype before it assigns anything: a checkpoint of other models fails with one
+line naming the first mismatch, never a silent or partial restore, and two same-shaped variables
+created in another order still land in their own places.
+
+Why not `tf.train.Checkpoint`: it keys variables by their position in each layer's attribute lists
+(`layer_with_weights-3`), which is exactly the positional matching this format replaces, and its
+mismatch reports are warnings at exit rather than an error before any assignment. A single `.npz`
+also stays readable with numpy alone.
+
+Written to a hidden temporary name, fsynced and renamed (`gan_tf.runs.atomic_path`): a run killed at
+any moment leaves either the previous checkpoint or the new one, never half of one. Works for both
+training styles, which expose the same attributes.
 """
 
 import glob
@@ -15,45 +26,59 @@ import re
 import numpy as np
 from keras import ops
 
-CHECKPOINT_DIR = "checkpoints"
+from gan_tf import runs
+from gan_tf.errors import UserError
+
+FORMAT = "gan-tf checkpoint 2 (variables by name)"
 _PATTERN = re.compile(r"epoch-(\d+)\.npz$")
 
 
-def _groups(trainer):
+def variable_groups(trainer):
+    """{group: {name: variable}} for everything a checkpoint holds, keyed by stable names.
+
+    A model's weights are keyed by their paths (`layer/weight`), which the builders make stable by
+    naming every layer. An optimizer's or the EMA's variables carry their owner's auto-numbered name
+    first (`adam_3/...`); the key drops it.
+    """
     groups = {
-        "generator": trainer.generator.weights,
-        "discriminator": trainer.discriminator.weights,
-        "g_optimizer": trainer.g_optimizer.variables,
-        "d_optimizer": trainer.d_optimizer.variables,
+        "generator": _by_name(trainer.generator.weights, "generator"),
+        "discriminator": _by_name(trainer.discriminator.weights, "discriminator"),
+        "g_optimizer": _by_name(trainer.g_optimizer.variables, "g_optimizer", owner_prefix=True),
+        "d_optimizer": _by_name(trainer.d_optimizer.variables, "d_optimizer", owner_prefix=True),
     }
-    if getattr(trainer, "generator_average", None) is not None:
-        average = trainer.generator_average
-        groups["generator_average"] = list(average.averages) + [average.updates]
+    if getattr(trainer, "ema", None) is not None:
+        groups["ema"] = _by_name(list(trainer.ema.averages) + [trainer.ema.updates], "ema", owner_prefix=True)
     return groups
+
+
+def _by_name(variables, group, owner_prefix=False):
+    named = {}
+    for variable in variables:
+        name = variable.path.split("/", 1)[1] if owner_prefix and "/" in variable.path else variable.path
+        if name in named:
+            raise ValueError(f"two variables of {group} share the name {name!r}; name the layers of the "
+                             "model uniquely so a checkpoint can tell them apart")
+        named[name] = variable
+    return named
 
 
 def save(trainer, run_dir, epoch, state=None, keep=2):
     """Write checkpoints/epoch-NNNN.npz for a finished `epoch` (1-based); keep the newest `keep`."""
-    folder = os.path.join(run_dir, CHECKPOINT_DIR)
-    os.makedirs(folder, exist_ok=True)
-    arrays = {f"{group}/{index}": ops.convert_to_numpy(variable)
-              for group, variables in _groups(trainer).items() for index, variable in enumerate(variables)}
+    arrays = {f"{group}/{name}": ops.convert_to_numpy(variable)
+              for group, variables in variable_groups(trainer).items() for name, variable in variables.items()}
+    arrays["format"] = np.array(FORMAT)
     arrays["state"] = np.array(json.dumps(dict(state or {}, epoch=epoch)))
-    path = os.path.join(folder, f"epoch-{epoch:04d}.npz")
-    temporary = os.path.join(folder, f".epoch-{epoch:04d}.tmp-{os.getpid()}.npz")
-    with open(temporary, "wb") as file:
+    path = os.path.join(run_dir, runs.CHECKPOINT_DIR, f"epoch-{epoch:04d}.npz")
+    with runs.atomic_path(path, sync=True) as temporary, open(temporary, "wb") as file:
         np.savez(file, **arrays)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
     for old in list_checkpoints(run_dir)[:-keep]:
         os.remove(old)
     return path
 
 
 def list_checkpoints(run_dir):
-    """Finished checkpoints, oldest first (temporary files of an interrupted write are ignored)."""
-    paths = glob.glob(os.path.join(run_dir, CHECKPOINT_DIR, "epoch-*.npz"))
+    """Finished checkpoints, oldest first (temporary files of an interrupted write are hidden)."""
+    paths = glob.glob(os.path.join(run_dir, runs.CHECKPOINT_DIR, "epoch-*.npz"))
     return sorted(path for path in paths if _PATTERN.search(path))
 
 
@@ -63,19 +88,34 @@ def latest(run_dir):
 
 
 def restore(trainer, path):
-    """Load a checkpoint into a trainer built with the same config; returns its saved state dict."""
+    """Load a checkpoint into a trainer built with the same config; returns its saved state dict.
+
+    Every variable is matched by name and checked for shape and dtype first; any difference raises a
+    `UserError` naming the first one, and then nothing has been assigned.
+    """
+    groups = variable_groups(trainer)
     with np.load(path, allow_pickle=False) as archive:
-        for group, variables in _groups(trainer).items():
-            for index, variable in enumerate(variables):
-                key = f"{group}/{index}"
-                if key not in archive:
-                    raise ValueError(f"{path} does not match this model ({key} missing); "
-                                     "resume with the run's own config")
-                value = archive[key]
-                if tuple(value.shape) != tuple(variable.shape):
-                    raise ValueError(f"{path} does not match this model ({key}: {value.shape} vs "
-                                     f"{tuple(variable.shape)}); resume with the run's own config")
-                variable.assign(value)
+        if "format" not in archive or str(archive["format"]) != FORMAT:
+            raise UserError(f"{path} was written by an older gan-tf that stored variables by position; "
+                            "it cannot be restored safely: start a new run (or use that gan-tf version)")
+        expected = {f"{group}/{name}": variable for group, variables in groups.items()
+                    for name, variable in variables.items()}
+        stored = set(archive.files) - {"format", "state"}
+        for key, variable in expected.items():
+            if key not in stored:
+                raise UserError(f"{path} does not match these models: it has no {key}; resume with the "
+                                "run's own config (or start a new run)")
+            shape, dtype = archive[key].shape, archive[key].dtype
+            if tuple(shape) != tuple(variable.shape) or dtype != np.dtype(variable.dtype):
+                raise UserError(f"{path} does not match these models: {key} is {dtype}{list(shape)} there "
+                                f"and {variable.dtype}{list(variable.shape)} here; resume with the run's own config")
+        extra = sorted(stored - set(expected))
+        if extra:
+            raise UserError(f"{path} does not match these models: it has {extra[0]}, which they lack"
+                            f"{f' (and {len(extra) - 1} more)' if len(extra) > 1 else ''}; resume with the "
+                            "run's own config")
+        for key, variable in expected.items():
+            variable.assign(archive[key])
         return json.loads(str(archive["state"]))
 
 
@@ -84,4 +124,4 @@ def generator_steps(path):
     if not path:
         return 0
     with np.load(path, allow_pickle=False) as archive:
-        return int(archive["g_optimizer/0"]) if "g_optimizer/0" in archive else 0
+        return int(archive["g_optimizer/iteration"]) if "g_optimizer/iteration" in archive else 0

@@ -14,6 +14,8 @@ import numpy as np
 from keras import layers
 
 from gan_tf import images as pixels
+from gan_tf import runs
+from gan_tf.errors import UserError
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSIFIERS_DIR = os.path.join(PACKAGE_ROOT, "saved_models", "classifiers")
@@ -55,7 +57,7 @@ def train_classifier(image_set, epochs=20, batch_size=64, seed=0, output_dir=Non
     Returns (model, held_out_accuracy).
     """
     if image_set.labels is None:
-        raise ValueError(f"{image_set.name} has no labels; a classifier needs a labelled data set")
+        raise UserError(f"{image_set.name} has no labels; a classifier needs a labelled data set")
     unit_images = pixels.model_to_unit(pixels.bytes_to_model(image_set.images))
     train, held_out = stratified_split(image_set.labels, seed=seed)
     classes = int(image_set.labels.max()) + 1
@@ -66,14 +68,12 @@ def train_classifier(image_set, epochs=20, batch_size=64, seed=0, output_dir=Non
               verbose=verbose, callbacks=[keras.callbacks.ReduceLROnPlateau("loss", patience=2)])
     _, accuracy = model.evaluate(unit_images[held_out], image_set.labels[held_out], verbose=0)
     if output_dir:
-        os.makedirs(output_dir, exist_ok=True)
-        model.save(os.path.join(output_dir, "classifier.keras"))
-        with open(os.path.join(output_dir, "metadata.json"), "w") as file:
-            json.dump({"dataset": image_set.name, "held_out_accuracy": round(float(accuracy), 4),
-                       "held_out_images": int(len(held_out)), "train_images": int(len(train)),
-                       "epochs": epochs, "seed": seed,
-                       "command": f"gan-tf train-classifier --dataset {image_set.name} --epochs {epochs}"},
-                      file, indent=2)
+        runs.save_model(model, os.path.join(output_dir, "classifier.keras"))
+        runs.write_text(os.path.join(output_dir, "metadata.json"), json.dumps(
+            {"dataset": image_set.name, "held_out_accuracy": round(float(accuracy), 4),
+             "held_out_images": int(len(held_out)), "train_images": int(len(train)), "epochs": epochs,
+             "seed": seed, "command": f"gan-tf train-classifier --dataset {image_set.name} --epochs {epochs}"},
+            indent=2))
     return model, float(accuracy)
 
 
@@ -81,7 +81,7 @@ def load_classifier(dataset="mnist-5k", directory=None):
     """The shipped classifier for `dataset` (saved_models/classifiers/<dataset>/classifier.keras)."""
     path = os.path.join(directory or os.path.join(CLASSIFIERS_DIR, dataset), "classifier.keras")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no classifier at {path}; train one with "
+        raise UserError(f"no classifier at {path}; train one with "
                                 f"`gan-tf train-classifier --dataset {dataset}`")
     return keras.models.load_model(path)
 

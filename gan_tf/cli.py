@@ -1,7 +1,8 @@
 """`gan-tf` / `python -m gan_tf`: a thin layer of flags over the library.
 
 `train`'s flags are generated from `TrainConfig`'s fields, so `--help` always shows every option with
-the reason for its default. User mistakes become one line on stderr and exit code 2.
+the reason for its default. A user's mistake (`gan_tf.errors.UserError`) becomes one line on stderr and
+exit code 2; any other exception is a bug in gan-tf and keeps its traceback (exit code 1).
 """
 
 import argparse
@@ -12,10 +13,7 @@ import types
 import typing
 
 from gan_tf.config import CONFIG_FIELDS, TrainConfig, preset_config
-from gan_tf.serving import ServingError
-
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError,
-               ServingError)
+from gan_tf.errors import UserError
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -59,8 +57,9 @@ def _add_config_flags(parser):
     for name, field in CONFIG_FIELDS.items():
         flag = f"--{name.replace('_', '-')}"
         kind = _field_type(hints[name])
-        default = field.default
-        help_text = f"{field.metadata['help']} (default: {default if default not in ('', None) else repr(default)})"
+        default, help_text = field.default, field.metadata["help"]
+        if "default" not in help_text:  # fields whose default depends on the data say so themselves
+            help_text += f" (default: {default if default not in ('', None) else repr(default)})"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
@@ -78,19 +77,18 @@ def config_from_args(args):
     config = preset_config(given.pop("preset"), **given) if given.get("preset") else TrainConfig(**given)
     if not config.resume:
         return config
-    from gan_tf.train import resolve_run_dir, saved_config
+    from gan_tf import runs
 
-    run_dir = resolve_run_dir(config)
+    run_dir = runs.resolve_run_dir(config)
     given.update(run_name=os.path.basename(run_dir), output_dir=os.path.dirname(run_dir))
-    return saved_config(run_dir).replace(**given)
+    return runs.saved_config(run_dir).replace(**given)
 
 
 def build_parser():
     parser = _OneLineParser(prog="gan-tf", description="Train, sample and inspect GANs (Keras 3 / TF).")
     commands = parser.add_subparsers(dest="command", parser_class=_OneLineParser)
 
-    train = commands.add_parser("train", help="train a GAN and write a run folder",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train = commands.add_parser("train", help="train a GAN and write a run folder")
     _add_config_flags(train)
 
     sample = commands.add_parser("sample", help="draw images from a trained generator")
@@ -163,8 +161,8 @@ def build_parser():
 
 def _evaluate(args):
     from gan_tf import data, evaluation
-    from gan_tf.conditioning import GeneratorInputs
     from gan_tf import images as pixels
+    from gan_tf.conditioning import Conditioning
     from gan_tf.sampling import image_shape_of, load_generator, sample_unit_images
 
     generator = load_generator(args.model)
@@ -179,7 +177,7 @@ def _evaluate(args):
     print(f"{report['n']} samples vs {report['reference_n']} real images of {args.dataset}, "
           f"{args.features} features")
     print(evaluation.format_table(report))
-    if GeneratorInputs.of(generator).classes and args.features == "classifier":
+    if Conditioning.of(generator).classes and args.features == "classifier":
         from gan_tf import classifier
 
         control = evaluation.class_control(generator, classifier.load_classifier(args.classifier_dataset),
@@ -193,17 +191,16 @@ def _evaluate(args):
 
 
 def _export(args):
-    from gan_tf import checkpoints
-    from gan_tf.callbacks import read_history
+    from gan_tf import checkpoints, runs
+    from gan_tf.conditioning import Conditioning
     from gan_tf.export import export_generator
-    from gan_tf.train import GENERATOR_FILE, load_generator, saved_config
 
     metadata = {"export_command": " ".join(["gan-tf", *args.argv])}
     if args.run:
         run_dir = os.path.normpath(args.run)
-        generator = load_generator(os.path.join(run_dir, GENERATOR_FILE))
-        config = saved_config(run_dir)
-        history = read_history(run_dir)
+        config = runs.saved_config(run_dir)
+        generator = runs.load_generator(os.path.join(run_dir, runs.GENERATOR_FILE))
+        history = runs.read_history(run_dir)
         metadata.update(training_command=config.command_line(),
                         training_config=json.loads(config.to_json()), dataset=config.dataset,
                         epochs_trained=len(history),
@@ -212,11 +209,9 @@ def _export(args):
                                      if value not in ("", None)})
         name = args.name or os.path.basename(run_dir)
     else:
-        generator, name = load_generator(args.model), args.name or "generator"
+        generator, name = runs.load_generator(args.model), args.name or "generator"
     path = export_generator(generator, name, args.base_dir, args.version, metadata)
-    from gan_tf.conditioning import GeneratorInputs
-
-    names = GeneratorInputs.of(generator).names
+    names = Conditioning.of(generator).names
     label = ", label" if len(names) > 1 else ""
     print(f"exported {path} (serving_default: {', '.join(names)} -> images; "
           f"sample: num_samples, seed{label} -> images, PNGs)")
@@ -282,7 +277,7 @@ def _train_classifier(args):
     from gan_tf import classifier, data
 
     if args.epochs < 1:
-        raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
+        raise UserError(f"--epochs must be a positive integer, got {args.epochs}")
     output_dir = args.out or os.path.join(classifier.CLASSIFIERS_DIR, os.path.basename(args.dataset))
     _, accuracy = classifier.train_classifier(data.load(args.dataset), epochs=args.epochs, seed=args.seed,
                                               output_dir=output_dir, verbose=2)
@@ -304,7 +299,7 @@ def main(argv=None):
     try:
         import_tensorflow_quietly()
         COMMANDS[args.command](args)
-    except USER_ERRORS as error:
+    except UserError as error:
         return _fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
     except KeyboardInterrupt:
         return _fail("interrupted; the last finished epoch's checkpoint is kept (use --resume)")

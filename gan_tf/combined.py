@@ -25,7 +25,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from gan_tf.ema import WeightAverage
+from gan_tf.conditioning import Conditioning
+from gan_tf.ema import EMAWeights
+from gan_tf.errors import UserError
 
 
 def _mean_prediction(y_true, y_pred):
@@ -42,21 +44,23 @@ class CombinedGAN:
     """G, a sigmoid D and the frozen-D combined model, with a `fit`-like loop driving Keras callbacks.
 
     Args:
-        generator: z -> images in [-1, 1].
+        generator: z -> images in [-1, 1] (its input named `z`; no labels or codes in this style).
         discriminator: images -> P(real) (sigmoid).
-        latent_dim: width of z.
         g_optimizer / d_optimizer: one optimizer each; the combined model owns G's.
         loss: "non-saturating" (binary cross-entropy against the label 1) or "minimax".
         d_steps, label_smoothing, ema_decay, seed: as in `gan_tf.gan.GAN`.
     """
 
-    def __init__(self, generator, discriminator, latent_dim, g_optimizer, d_optimizer,
-                 loss="non-saturating", d_steps=1, label_smoothing=0.0, ema_decay=0.0, seed=0):
+    def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss="non-saturating", d_steps=1,
+                 label_smoothing=0.0, ema_decay=0.0, seed=0):
         if loss not in ("non-saturating", "minimax"):
-            raise ValueError(f"the combined style supports the non-saturating and minimax losses, got {loss!r}")
+            raise UserError(f"the combined style supports the non-saturating and minimax losses, got {loss!r}")
+        self.conditioning = Conditioning.of(generator)
+        if self.conditioning.names != ["z"]:
+            raise UserError("--style combined trains unconditional generators (input z only); use --style fit "
+                            "for labels and InfoGAN codes")
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = latent_dim
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.d_steps = d_steps
@@ -82,16 +86,29 @@ class CombinedGAN:
         g_optimizer.build(generator.trainable_variables)
         # The combined model: D's weights take part in the forward pass but G's optimizer updates G only.
         discriminator.trainable = False
-        z = keras.Input((latent_dim,), name="z")
+        z = keras.Input((self.conditioning.latent_dim,), name="z")
         self.combined = keras.Model(z, discriminator(generator(z)), name="combined")
         self.combined.compile(optimizer=g_optimizer,
                               loss="binary_crossentropy" if loss == "non-saturating" else _minimax_generator_loss)
-        self.generator_average = WeightAverage(generator, ema_decay) if ema_decay > 0 else None
-        self._update_average = tf.function(self.generator_average.update) if self.generator_average else None
+        self.ema = EMAWeights(generator, ema_decay, name="ema") if ema_decay > 0 else None
+        self._update_ema = tf.function(self.ema.update) if self.ema else None
         self._generate = tf.function(lambda noise: generator(noise, training=True))
 
+    @property
+    def latent_dim(self):
+        return self.conditioning.latent_dim
+
     def noise(self, batch_size):
-        return self.rng.standard_normal((batch_size, self.latent_dim)).astype(np.float32)
+        """z for one batch, from this trainer's numpy generator (checkpointed with the run)."""
+        return self.conditioning.random_inputs(self.rng, batch_size)["z"]
+
+    def state(self):
+        """What a checkpoint must keep beyond the variables: the noise generator's position."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def restore_state(self, state):
+        if "rng" in state:
+            self.rng.bit_generator.state = state["rng"]
 
     def train_step(self, real_images):
         batch_size = len(real_images)
@@ -108,8 +125,8 @@ class CombinedGAN:
         # 2. Train G through the frozen D: the combined model asks D to call G's images real.
         self.discriminator.trainable = False
         g_loss = self.combined.train_on_batch(self.noise(batch_size), np.ones((batch_size, 1), np.float32))
-        if self._update_average is not None:
-            self._update_average()
+        if self._update_ema is not None:
+            self._update_ema()
         return {"d_loss": float(d_logs["loss"]), "g_loss": float(g_loss),
                 "real_score": float(d_logs["real_score"]), "fake_score": float(d_logs["fake_score"])}
 
@@ -135,6 +152,6 @@ class CombinedGAN:
         callback_list.on_train_end(logs)
         return logs
 
-    def sampling_generator(self):
-        """G with averaged weights when EMA is on, else G."""
-        return self.generator_average.averaged_model() if self.generator_average else self.generator
+    def build_sampling_generator(self):
+        """As `GAN.build_sampling_generator`: a new EMA clone with re-measured BatchNorm, or G itself."""
+        return self.ema.build_averaged_model() if self.ema else self.generator

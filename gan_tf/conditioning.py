@@ -1,35 +1,76 @@
-"""What a generator takes besides z (a class label, InfoGAN codes) and how to build those inputs.
+"""What a generator takes besides z, and the one place G's inputs are built.
 
-A generator's inputs are named (`z`, `label`, `code`, `continuous`); `GeneratorInputs.of` reads them
-from a Keras model, so sampling, grids, metrics, EMA and export handle plain, conditional and InfoGAN
-generators with one code path. Labels default to cycling through the classes, which gives every class
-the same share, and continuous codes to uniform draws from a seed.
+A generator's inputs are named: `z` always; `label` for a conditional GAN; `code` and `continuous`
+for InfoGAN. `Conditioning` knows which of them a generator has and owns everything that depends on
+it, so no other module builds G's inputs:
+
+- training (`gan_tf.gan`, `gan_tf.combined`): `draw` makes one batch of inputs with stateless random
+  ops keyed by (seed, stream, step, replica), and `critic` feeds D the condition the way this kind of
+  model expects (a conditional D takes the label, an InfoGAN D answers with Q's code estimates too);
+- sampling, the EMA's BatchNorm re-measurement and evaluation: `build` / `random_inputs` make numpy
+  inputs by name and `generate` calls G with them;
+- export and `gan-tf sample`: `tensor_specs`, `sample_inputs` and the metadata name the inputs of the
+  serving signatures;
+- the per-epoch grid: `grid_inputs` puts one class per column.
+
+New kinds of input (several latents for style mixing, a truncation factor, an input image for
+translation) are new fields here, and every user of G's inputs follows.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from gan_tf.errors import UserError
+
 LABEL_EMBEDDING_LAYER = "label_embedding"
 CODE_ONE_HOT_LAYER = "code_one_hot"
 
+# Streams of the stateless noise in a training step; the step's own randomness (the interpolation of
+# WGAN-GP, stream 1) uses the same seed function.
+NOISE_STREAM, LABEL_STREAM, CONTINUOUS_STREAM = 0, 2, 3
+
 
 @dataclass(frozen=True)
-class GeneratorInputs:
+class GeneratorDraw:
+    """One batch drawn for G: its inputs (in G's order), D's condition and InfoGAN's codes."""
+
+    inputs: list
+    condition: object = None  # the labels D sees with the fakes (conditional GAN), else None
+    codes: tuple | None = None  # InfoGAN: (categorical code or None, continuous codes or None)
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """The inputs of a generator besides z.
+
+    Args:
+        latent_dim: width of z.
+        num_classes: conditional GAN (input `label`, int32 [batch]); D takes [images, label]. 0 is off.
+        categories: InfoGAN's categorical code (input `code`, int32 [batch]). 0 is off.
+        continuous: InfoGAN's continuous codes (input `continuous`, float32 [batch, n], uniform in
+            [-1, 1]). With either code, D returns [logit, q]. 0 is off.
+    """
+
     latent_dim: int
-    num_classes: int = 0  # conditional GAN: input `label`
-    categories: int = 0  # InfoGAN's categorical code: input `code`
-    continuous: int = 0  # InfoGAN's continuous codes: input `continuous`
+    num_classes: int = 0
+    categories: int = 0
+    continuous: int = 0
+
+    def __post_init__(self):
+        if self.num_classes and (self.categories or self.continuous):
+            raise UserError("a generator takes either a class label or InfoGAN codes, not both")
 
     @classmethod
     def of(cls, generator):
-        """Read the inputs of a Keras generator (built by gan_tf.models)."""
-        if hasattr(generator, "generator_inputs"):  # a SavedModelGenerator knows its own
-            return generator.generator_inputs
+        """Read the inputs of a Keras generator (built by gan_tf.models) or a loaded SavedModel."""
+        if hasattr(generator, "conditioning"):  # a SavedModelGenerator knows its own
+            return generator.conditioning
         shapes = {tensor.name: tensor.shape for tensor in generator.inputs}
         if "z" not in shapes:
             if len(shapes) != 1:
-                raise ValueError(f"generator inputs {sorted(shapes)} have no `z`")
+                raise UserError(f"generator inputs {sorted(shapes)} have no `z`; name the noise input "
+                                "keras.Input(..., name='z')")
             shapes = {"z": next(iter(shapes.values()))}
         layer_names = {layer.name for layer in generator.layers}
         return cls(
@@ -40,10 +81,31 @@ class GeneratorInputs:
                         if "code" in shapes and CODE_ONE_HOT_LAYER in layer_names else 0),
             continuous=int(shapes["continuous"][-1]) if "continuous" in shapes else 0)
 
+    @classmethod
+    def from_metadata(cls, latent_dim, metadata, input_names):
+        """For an exported SavedModel: its `serving_default` input names and assets.extra/config.json."""
+        return cls(latent_dim=latent_dim,
+                   num_classes=int(metadata.get("num_classes", 0)) if "label" in input_names else 0,
+                   categories=int(metadata.get("info_categories", 0)) if "code" in input_names else 0,
+                   continuous=int(metadata.get("info_continuous", 0)) if "continuous" in input_names else 0)
+
+    def metadata(self):
+        """What an export records so `from_metadata` can rebuild this object."""
+        return {"latent_dim": self.latent_dim, "num_classes": self.num_classes,
+                "info_categories": self.categories, "info_continuous": self.continuous,
+                "inputs": self.names}
+
+    # What exists ----------------------------------------------------------------------------------
+
     @property
     def names(self):
+        """G's input names in the order G takes them."""
         return ["z"] + [name for name, used in (("label", self.num_classes), ("code", self.categories),
                                                  ("continuous", self.continuous)) if used]
+
+    @property
+    def is_info(self):
+        return bool(self.categories or self.continuous)
 
     @property
     def classes(self):
@@ -55,33 +117,171 @@ class GeneratorInputs:
         """Name of the class-like input (`label` or `code`), or None."""
         return "label" if self.num_classes else "code" if self.categories else None
 
+    # Training: graph-mode draws and D's view of the condition ------------------------------------
+
+    def draw(self, batch_size, seed):
+        """One batch of G's inputs with stateless random ops; `seed(stream)` gives each stream's seed.
+
+        z ~ N(0, I); class labels (or codes) uniform over the classes; continuous codes uniform in
+        [-1, 1]. Stateless ops keyed by the caller's (seed, step, replica) make a run reproducible from
+        its seed and different on every replica, with no random state for replicas to synchronise.
+        """
+        import tensorflow as tf
+
+        z = tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed(NOISE_STREAM))
+        labels = None
+        if self.classes:
+            labels = tf.random.stateless_uniform((batch_size,), seed=seed(LABEL_STREAM), maxval=self.classes,
+                                                 dtype="int32")
+        if self.num_classes:
+            return GeneratorDraw([z, labels], condition=labels)
+        if not self.is_info:
+            return GeneratorDraw([z])
+        continuous = None
+        if self.continuous:
+            continuous = tf.random.stateless_uniform((batch_size, self.continuous), minval=-1.0, maxval=1.0,
+                                                     seed=seed(CONTINUOUS_STREAM))
+        inputs = [z] + [code for code in (labels, continuous) if code is not None]
+        return GeneratorDraw(inputs, codes=(labels, continuous))
+
+    def split_batch(self, data):
+        """(images, labels or None) from a training batch; a conditional GAN needs the labels."""
+        if isinstance(data, (tuple, list)):
+            images, labels = data[0], (data[1] if len(data) > 1 else None)
+        else:
+            images, labels = data, None
+        if self.num_classes and labels is None:
+            raise UserError("a conditional GAN trains on (images, labels) batches; use a labelled data set")
+        return images, (labels if self.num_classes else None)
+
+    def critic(self, discriminator, images, condition=None, training=True):
+        """D's logits for images (given their labels when conditional), and Q's output for InfoGAN."""
+        if self.num_classes:
+            return discriminator([images, condition], training=training), None
+        if self.is_info:
+            logits, q = discriminator(images, training=training)
+            return logits, q
+        return discriminator(images, training=training), None
+
+    def code_loss(self, q, codes):
+        """Per-example -log Q(c | G(z, c)) up to constants (Chen et al. 2016): cross-entropy for the
+        categorical code, squared error for the continuous ones (a unit-variance Gaussian Q)."""
+        import keras
+        from keras import ops
+
+        labels, continuous = codes
+        loss = 0.0
+        if labels is not None:
+            loss += keras.losses.sparse_categorical_crossentropy(labels, q[:, :self.categories], from_logits=True)
+        if continuous is not None:
+            loss += 0.5 * ops.sum(ops.square(q[:, self.categories:] - continuous), axis=-1)
+        return loss
+
+    @staticmethod
+    def call_arguments(inputs):
+        """G's positional argument for a list of inputs in G's order: z alone, or the list."""
+        return inputs[0] if len(inputs) == 1 else list(inputs)
+
+    # Sampling: numpy inputs by name ---------------------------------------------------------------
+
     def build(self, z, labels=None, continuous=None, seed=0):
-        """The generator's inputs as a dict by name, for latent vectors z [n, latent_dim].
+        """G's inputs as a dict by name, for latent vectors z [n, latent_dim].
 
         labels: class (or categorical code) per row; default 0, 1, ..., k-1, 0, 1, ...
         continuous: InfoGAN's continuous codes [n, c]; default uniform in [-1, 1] drawn from `seed`.
         """
         z = np.asarray(z, np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z has shape {list(z.shape)}, but this generator takes [batch, {self.latent_dim}]")
+            raise UserError(f"z has shape {list(z.shape)}, but this generator takes [batch, {self.latent_dim}]")
         inputs = {"z": z}
         if self.classes:
             if labels is None:
                 labels = np.arange(len(z)) % self.classes
             labels = np.broadcast_to(np.asarray(labels, np.int32), (len(z),))
             if labels.min(initial=0) < 0 or labels.max(initial=0) >= self.classes:
-                raise ValueError(f"labels must be in 0..{self.classes - 1}, got {sorted(set(labels.tolist()))}")
+                raise UserError(f"labels must be in 0..{self.classes - 1}, got {sorted(set(labels.tolist()))}")
             inputs[self.class_input] = np.ascontiguousarray(labels)
         elif labels is not None:
-            raise ValueError("this generator is unconditional: it takes no labels (drop --label)")
+            raise UserError("this generator is unconditional: it takes no labels (drop --label)")
         if self.continuous:
             if continuous is None:
                 continuous = np.random.default_rng(seed).uniform(-1, 1, (len(z), self.continuous))
             inputs["continuous"] = np.asarray(continuous, np.float32).reshape(len(z), self.continuous)
         return inputs
 
-    def call_arguments(self, inputs):
-        """The Keras model's positional argument for a dict from `build`: z alone, or the input list."""
-        if len(self.names) == 1:
-            return inputs["z"]
-        return [inputs[name] for name in self.names]
+    def noise(self, count, seed):
+        """z for `count` samples, float32 [count, latent_dim] ~ N(0, I) from numpy's generator of `seed`.
+
+        The one numpy source of z: `gan-tf sample --seed S`, the FD monitor, class control and latent
+        walks all draw here, so the same seed means the same z everywhere (the export's `sample`
+        signature uses stateless TensorFlow draws instead, see `sample_inputs`).
+        """
+        return np.random.default_rng(seed).standard_normal((count, self.latent_dim)).astype(np.float32)
+
+    def random_inputs(self, rng, batch_size, seed=0):
+        """Training-like numpy inputs: z ~ N(0, I) and random classes from `rng` (a numpy Generator).
+
+        A batch that cycles through the classes (the `build` default) is not a training batch; BatchNorm
+        re-measurement and the classic style's noise use this instead.
+        """
+        inputs = self.build(rng.standard_normal((batch_size, self.latent_dim)), seed=seed)
+        if self.classes:
+            inputs[self.class_input] = rng.integers(0, self.classes, batch_size).astype(np.int32)
+        return inputs
+
+    def generate(self, generator, inputs, training=False):
+        """Call a Keras generator on a dict of inputs by name; returns its output (model range)."""
+        return generator(self.call_arguments([inputs[name] for name in self.names]), training=training)
+
+    def grid_inputs(self, side, seed):
+        """Fixed inputs for the per-epoch sample grid: (z, labels or None, columns).
+
+        Unconditional: side x side samples. With a class input: one column per class, the same z along
+        each of `side` rows, so each row shows one z drawn as every class.
+        """
+        noise = self.noise(side if self.classes else side * side, seed)
+        if not self.classes:
+            return noise, None, side
+        return np.repeat(noise, self.classes, axis=0), np.tile(np.arange(self.classes), side), self.classes
+
+    # Export: signatures ---------------------------------------------------------------------------
+
+    def tensor_specs(self):
+        """`serving_default`'s input specs, in G's order (their names are the request keys)."""
+        import tensorflow as tf
+
+        specs = {"z": tf.TensorSpec([None, self.latent_dim], tf.float32, name="z"),
+                 "label": tf.TensorSpec([None], tf.int32, name="label"),
+                 "code": tf.TensorSpec([None], tf.int32, name="code"),
+                 "continuous": tf.TensorSpec([None, self.continuous], tf.float32, name="continuous")}
+        return [specs[name] for name in self.names]
+
+    def sample_specs(self):
+        """The `sample` signature's inputs: num_samples, seed and (with classes) label, all scalars."""
+        import tensorflow as tf
+
+        specs = [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int64, name="seed")]
+        if self.classes:
+            specs.append(tf.TensorSpec([], tf.int32, name="label"))
+        return specs
+
+    def sample_inputs(self, num_samples, seed, label=None):
+        """G's inputs inside the `sample` signature: stateless draws from `seed`, so the same seed gives
+        the same images in any process and on any server replica; label -1 cycles through the classes."""
+        import tensorflow as tf
+
+        z = tf.random.stateless_normal(tf.stack([num_samples, self.latent_dim]),
+                                       seed=tf.stack([seed, tf.constant(0, tf.int64)]))
+        inputs = [z]
+        if self.classes:
+            message = f"label must be -1 (all) or 0..{self.classes - 1}"
+            checks = [tf.debugging.assert_less(label, self.classes, message=message),
+                      tf.debugging.assert_greater_equal(label, -1, message=message)]
+            with tf.control_dependencies(checks):  # refuse before the embedding lookup fails obscurely
+                cycled = tf.range(num_samples, dtype=tf.int32) % self.classes
+                inputs.append(tf.where(label < 0, cycled, tf.fill([num_samples], label)))
+        if self.continuous:
+            inputs.append(tf.random.stateless_uniform(
+                tf.stack([num_samples, self.continuous]), minval=-1.0, maxval=1.0,
+                seed=tf.stack([seed, tf.constant(1, tf.int64)])))
+        return inputs

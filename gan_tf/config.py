@@ -2,12 +2,14 @@
 
 Every field carries a one-line help text that says why its default is what it is; `gan_tf.cli`
 generates `--flag`s and `--help` from them, and the final config is written as `config.json` beside
-every checkpoint and export. Imports no other gan_tf module.
+every checkpoint and export. Imports no other gan_tf module but `errors`.
 """
 
 import dataclasses
 import json
 from dataclasses import dataclass, field
+
+from gan_tf.errors import UserError
 
 STYLES = ("fit", "combined")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -84,8 +86,9 @@ class TrainConfig:
     seed: int = _option(42, "seed of weights, noise, shuffling and augmentation")
     xla: str = _option("auto", "compile the train step with XLA: auto (on where a GPU is present), "
                        "on or off (XLA is slower on CPUs)", XLA_MODES)
-    strategy: str = _option("default", "default (one device) or mirrored "
-                            "(tf.distribute.MirroredStrategy over all local GPUs)", STRATEGIES)
+    strategy: str = _option("default", "default (one device) or mirrored (tf.distribute.MirroredStrategy "
+                            "over all local GPUs; without a GPU it runs one replica on the CPU, no faster "
+                            "than default)", STRATEGIES)
     # Output
     preset: str = _option("", "start from a named recipe (gan_tf.config.PRESETS: "
                           f"{', '.join(PRESET_NAMES)}); other flags override its values",
@@ -105,47 +108,47 @@ class TrainConfig:
                     "generator_width": self.generator_width, "d_steps": self.d_steps,
                     "discriminator_width": self.discriminator_width, "sample_grid": self.sample_grid}
         if self.minibatch_kernels < 0:
-            raise ValueError(f"--minibatch-kernels must be 0 (off) or positive, got {self.minibatch_kernels}")
+            raise UserError(f"--minibatch-kernels must be 0 (off) or positive, got {self.minibatch_kernels}")
         if self.fd_every < 0:
-            raise ValueError(f"--fd-every must be 0 (off) or positive, got {self.fd_every}")
+            raise UserError(f"--fd-every must be 0 (off) or positive, got {self.fd_every}")
         for name, value in positive.items():
             if value < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+                raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
         for name, value in {"g_learning_rate": self.g_learning_rate,
                             "d_learning_rate": self.d_learning_rate}.items():
             if not value > 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+                raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
         for name, value in {"dropout": self.dropout, "label_smoothing": self.label_smoothing,
                             "ema_decay": self.ema_decay, "beta1": self.beta1}.items():
             if not 0.0 <= value < 1.0:
-                raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+                raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
         for name, value in {"gradient_penalty_weight": self.gradient_penalty_weight,
                             "r1_weight": self.r1_weight, "clip_value": self.clip_value}.items():
             if value < 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {value}")
+                raise UserError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {value}")
         if self.info_categories < 0 or self.info_categories == 1 or self.info_continuous < 0:
-            raise ValueError("--info-categories must be 0 (off) or at least 2, and --info-continuous 0 or "
+            raise UserError("--info-categories must be 0 (off) or at least 2, and --info-continuous 0 or "
                              f"more; got {self.info_categories} and {self.info_continuous}")
         if self.info_weight < 0:
-            raise ValueError(f"--info-weight must be 0 or positive, got {self.info_weight}")
+            raise UserError(f"--info-weight must be 0 or positive, got {self.info_weight}")
         if self.conditional and self.is_info:
-            raise ValueError("--conditional and InfoGAN codes (--info-*) do not combine; pick one")
+            raise UserError("--conditional and InfoGAN codes (--info-*) do not combine; pick one")
         if self.style == "combined" and (self.conditional or self.is_info or self.spectral_norm):
-            raise ValueError("--style combined trains the plain DCGAN; use --style fit for --conditional, "
+            raise UserError("--style combined trains the plain DCGAN; use --style fit for --conditional, "
                              "InfoGAN codes and --spectral-norm")
         if self.style == "combined" and (self.loss not in ("non-saturating", "minimax") or self.gradient_penalty_weight
                                          or self.r1_weight or self.clip_value):
-            raise ValueError("--style combined trains with binary cross-entropy (non-saturating or minimax) "
+            raise UserError("--style combined trains with binary cross-entropy (non-saturating or minimax) "
                              "and no penalties; use --style fit for other losses and regularisers")
         for name in ("style", "optimizer", "xla", "strategy", "loss", "preset"):
             choices = CONFIG_FIELDS[name].metadata["choices"]
             if getattr(self, name) not in choices:
-                raise ValueError(f"--{name} must be one of {', '.join(choices)}, "
+                raise UserError(f"--{name} must be one of {', '.join(choices)}, "
                                  f"got {getattr(self, name)!r}")
         if self.channels not in (None, 1, 3):
-            raise ValueError(f"--channels must be 1 or 3, got {self.channels}")
+            raise UserError(f"--channels must be 1 or 3, got {self.channels}")
         if self.image_size not in (None, 28, 32, 64):
-            raise ValueError(f"--image-size must be 28, 32 or 64, got {self.image_size}")
+            raise UserError(f"--image-size must be 28, 32 or 64, got {self.image_size}")
 
     @property
     def is_info(self):
@@ -173,7 +176,7 @@ class TrainConfig:
         """Build from a dict (e.g. a saved config.json); unknown keys are an error, not ignored."""
         unknown = sorted(set(values) - set(CONFIG_FIELDS))
         if unknown:
-            raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
+            raise UserError(f"unknown config key(s): {', '.join(unknown)}")
         return cls(**values)
 
     def replace(self, **changes):
@@ -227,5 +230,5 @@ PRESETS = {preset.name: preset for preset in (
 def preset_config(name, **overrides):
     """The config of preset `name`, with `overrides` (e.g. command-line flags) applied on top."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        raise UserError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     return TrainConfig(**{**PRESETS[name].values, "preset": name, **overrides})

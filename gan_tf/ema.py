@@ -1,37 +1,43 @@
-"""An exponential moving average of a model's weights (used for G in both training styles).
+"""The exponential moving average (EMA) of G's weights, used by both training styles.
 
 Karras et al. 2018 and Yazici et al. 2019: averaging G's weights over the last few thousand steps
 removes much of the step-to-step jitter of adversarial training, giving cleaner and more stable
-samples at no training cost. The average is what sampling, the saved generator and the export use.
+samples at no training cost. The EMA is what sampling, the saved generator and the export use.
+One name throughout: `ema_decay` in the config, `EMAWeights` here, `trainer.ema` on both trainers,
+the `ema` group in checkpoints.
 """
 
 import keras
 import numpy as np
 from keras import ops
 
+from gan_tf.conditioning import Conditioning
+from gan_tf.errors import UserError
 
-class WeightAverage(keras.layers.Layer):
-    """Holds `decay`-averaged copies of `model`'s weights.
+
+class EMAWeights(keras.layers.Layer):
+    """Holds `decay`-averaged copies of `model`'s weights, one variable per weight, named after it.
 
     The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates (as tf.train's
     ExponentialMovingAverage with num_updates): early on, when G changes fast, the average follows
     closely; later it spans ~1 / (1 - decay) steps and smooths out G's hopping between modes.
 
-    A Layer so that a model holding it tracks (and checkpoints) its variables. The variables use
-    `only_first_replica` aggregation, which makes `update()` valid inside a tf.distribute replica
-    context, where every replica computes the same average.
+    A Layer so that a model holding it tracks its variables. The variables use `only_first_replica`
+    aggregation, which makes `update()` valid inside a tf.distribute replica context, where every
+    replica computes the same average. Each is named after the weight it averages, so checkpoints
+    key it by name, like every other variable.
     """
 
     def __init__(self, model, decay, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 < decay < 1.0:
-            raise ValueError(f"EMA decay must be in (0, 1), got {decay}; use 0 in the config to turn EMA off")
+            raise UserError(f"--ema-decay must be in (0, 1), got {decay}; use 0 to turn the EMA off")
         self.model = model
         self.decay = decay
         self.averages = [
             self.add_weight(shape=weight.shape, initializer="zeros", trainable=False, dtype=weight.dtype,
-                            name=f"average_{index}", aggregation="only_first_replica")
-            for index, weight in enumerate(model.weights)]
+                            name=weight.path.replace("/", "."), aggregation="only_first_replica")
+            for weight in model.weights]
         self.updates = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype="float32",
                                        name="updates", aggregation="only_first_replica")
         self.reset()
@@ -53,12 +59,12 @@ class WeightAverage(keras.layers.Layer):
         for average, weight in zip(self.averages, self.model.weights):
             average.assign(weight)
 
-    def averaged_model(self, recalibrate=True):
-        """A fresh copy of the model carrying the averaged weights.
+    def build_averaged_model(self, recalibrate=True):
+        """A fresh clone of the model carrying the averaged weights (a new model on every call).
 
         BatchNorm's moving statistics were measured on G's own weights, not on the averaged ones, and
         early in training the two differ enough to spoil the samples; `recalibrate` re-measures them on
-        the averaged model (the "standing statistics" of Brock et al. 2019).
+        the clone (the "standing statistics" of Brock et al. 2019).
         """
         averaged = keras.models.clone_model(self.model)
         averaged.set_weights([ops.convert_to_numpy(average) for average in self.averages])
@@ -76,20 +82,15 @@ def recalibrate_batch_norm(generator, batches=8, batch_size=256, seed=0):
     norms = [layer for layer in generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     if not norms:
         return generator
-    from gan_tf.conditioning import GeneratorInputs
-
-    signature = GeneratorInputs.of(generator)
+    conditioning = Conditioning.of(generator)
     rng = np.random.default_rng(seed)
     momenta = [layer.momentum for layer in norms]
     try:
         for index in range(batches):
             for layer in norms:
                 layer.momentum = index / (index + 1.0)
-            z = rng.standard_normal((batch_size, signature.latent_dim))
-            inputs = signature.build(z, seed=seed + index)
-            if signature.classes:  # random classes: a batch that cycles 0..k-1 is not a training batch
-                inputs[signature.class_input] = rng.integers(0, signature.classes, batch_size).astype(np.int32)
-            generator(signature.call_arguments(inputs), training=True)
+            conditioning.generate(generator, conditioning.random_inputs(rng, batch_size, seed + index),
+                                  training=True)
     finally:
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum

@@ -12,13 +12,15 @@ different sample counts, are not comparable.
 """
 
 import json
-import os
 
 import numpy as np
 
 from gan_tf import classifier as digit_classifier
 from gan_tf import images as pixels
-from gan_tf import metrics
+from gan_tf import metrics, runs
+from gan_tf.conditioning import Conditioning
+from gan_tf.errors import UserError
+from gan_tf.sampling import generate_unit_images
 
 FEATURE_KINDS = ("classifier", "inception")
 
@@ -36,7 +38,7 @@ def inception_extractor(weights="imagenet"):
         network = keras.applications.InceptionV3(include_top=True, weights=weights)
     except Exception as error:  # urllib/ssl/socket errors: no network
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConnectionError(f"could not download Inception-v3 weights ({reason}); use --features "
+        raise UserError(f"could not download Inception-v3 weights ({reason}); use --features "
                               "classifier (offline) or run once with network access") from None
     both = keras.Model(network.inputs, [network.get_layer("avg_pool").output, network.outputs[0]])
 
@@ -65,7 +67,7 @@ def make_extractor(kind, dataset="mnist-5k", inception_weights="imagenet"):
         return classifier_extractor(dataset)
     if kind == "inception":
         return inception_extractor(inception_weights)
-    raise ValueError(f"unknown --features {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
+    raise UserError(f"unknown --features {kind!r}; choose from {', '.join(FEATURE_KINDS)}")
 
 
 def all_metrics(real_features, fake_features, fake_probabilities, real_class_shares=None, seed=0):
@@ -138,11 +140,7 @@ def format_table(report):
 
 
 def write_report(report, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as file:
-        json.dump(report, file, indent=2)
-    os.replace(temporary, path)
+    runs.write_text(path, json.dumps(report, indent=2))
 
 
 def digit_quality(fake_unit_images, real_unit_images, extractor, seed=0):
@@ -186,18 +184,15 @@ def class_control(generator, classifier_model, per_class=100, seed=0):
     them. Conditional: the mean over classes of the share classified as asked (`label_accuracy`).
     InfoGAN: the agreement after the best one-to-one matching of codes to classes (`code_agreement`).
     """
-    from gan_tf.conditioning import GeneratorInputs
-    from gan_tf.sampling import generate_unit_images
-
-    signature = GeneratorInputs.of(generator)
-    if not signature.classes:
-        raise ValueError("this generator has no class input (train with --conditional or --info-categories)")
-    asked = np.repeat(np.arange(signature.classes), per_class)
-    z = np.random.default_rng(seed).standard_normal((len(asked), signature.latent_dim))
+    conditioning = Conditioning.of(generator)
+    if not conditioning.classes:
+        raise UserError("this generator has no class input (train with --conditional or --info-categories)")
+    asked = np.repeat(np.arange(conditioning.classes), per_class)
+    z = conditioning.noise(len(asked), seed)
     images = generate_unit_images(generator, z, labels=asked, seed=seed + 1)
     predicted = np.argmax(digit_classifier.features_and_probabilities(classifier_model, images)[1], axis=1)
-    if signature.num_classes:
-        accuracy, shares = metrics.per_class_accuracy(asked, predicted, signature.classes)
+    if conditioning.num_classes:
+        accuracy, shares = metrics.per_class_accuracy(asked, predicted, conditioning.classes)
         return {"label_accuracy": accuracy, "per_class": [round(float(share), 3) for share in shares]}
-    agreement, mapping = metrics.matched_agreement(asked, predicted, max(signature.classes, 10))
+    agreement, mapping = metrics.matched_agreement(asked, predicted, max(conditioning.classes, 10))
     return {"code_agreement": agreement, "code_to_class": {int(k): int(v) for k, v in mapping.items()}}

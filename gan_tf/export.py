@@ -19,78 +19,56 @@ ignores, since it is not a number) and renamed into place when complete.
 import json
 import os
 import re
-import shutil
 
 import tensorflow as tf
 
 import gan_tf
-from gan_tf.conditioning import GeneratorInputs
+from gan_tf import runs
+from gan_tf.conditioning import Conditioning
+from gan_tf.errors import UserError
 
 MAX_SAMPLES_PER_REQUEST = 4096  # caps the `sample` signature: 4,096 28x28 images are ~13 MB of floats
 SERVING_MOUNT = "/models"  # where the README's `docker run` mounts saved_models/ in the container
 _VERSION = re.compile(r"^\d+$")
 
 
-def _unit_images(generator, z):
-    # [-1, 1] (tanh) -> [0, 1]; the same conversion as gan_tf.images.model_to_unit.
-    images = generator(z, training=False)
+def _unit_images(generator, inputs):
+    # [-1, 1] (tanh) -> [0, 1]: gan_tf.images.model_to_unit, in TensorFlow ops so it lives in the graph.
+    images = generator(Conditioning.call_arguments(inputs), training=False)
     return tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
 
 
 def build_archive(generator):
-    """A `keras.export.ExportArchive` holding G and the two serving endpoints.
+    """A `keras.export.ExportArchive` holding G and the two serving endpoints, and G's `Conditioning`.
 
     Keras' archive, not a hand-made tf.Module: it saves Keras 3 variables so that the TF1-style
     loader of TF Serving and `saved_model_cli run` finds every one of them (a plain
     `tf.saved_model.save` of a Module wrapping a Keras 3 model loses BatchNorm's moving statistics
-    on that path).
+    on that path). The inputs and their names come from `Conditioning`.
     """
     from keras.export import ExportArchive
 
-    signature = GeneratorInputs.of(generator)
-    latent_dim, classes = signature.latent_dim, signature.classes
+    conditioning = Conditioning.of(generator)
     archive = ExportArchive()
     archive.track(generator)
 
-    specs = {"z": tf.TensorSpec([None, latent_dim], tf.float32, name="z"),
-             "label": tf.TensorSpec([None], tf.int32, name="label"),
-             "code": tf.TensorSpec([None], tf.int32, name="code"),
-             "continuous": tf.TensorSpec([None, signature.continuous], tf.float32, name="continuous")}
-
     def serving_default(*inputs):
-        arguments = inputs[0] if len(inputs) == 1 else list(inputs)
-        return {"images": _unit_images(generator, arguments)}
+        return {"images": _unit_images(generator, inputs)}
 
     def sample(num_samples, seed, label=None):
-        tf.debugging.assert_greater(num_samples, 0, message="num_samples must be at least 1")
-        tf.debugging.assert_less_equal(num_samples, MAX_SAMPLES_PER_REQUEST,
-                                       message=f"num_samples must be at most {MAX_SAMPLES_PER_REQUEST}")
-        z = tf.random.stateless_normal(tf.stack([num_samples, latent_dim]),
-                                       seed=tf.stack([seed, tf.constant(0, tf.int64)]))
-        inputs = [z]
-        if classes:  # -1: cycle through the classes, else every image of class `label`
-            message = f"label must be -1 (all) or 0..{classes - 1}"
-            checks = [tf.debugging.assert_less(label, classes, message=message),
-                      tf.debugging.assert_greater_equal(label, -1, message=message)]
-            with tf.control_dependencies(checks):  # refuse before the embedding lookup fails obscurely
-                cycled = tf.range(num_samples, dtype=tf.int32) % classes
-                inputs.append(tf.where(label < 0, cycled, tf.fill([num_samples], label)))
-        if signature.continuous:
-            inputs.append(tf.random.stateless_uniform(
-                tf.stack([num_samples, signature.continuous]), minval=-1.0, maxval=1.0,
-                seed=tf.stack([seed, tf.constant(1, tf.int64)])))
-        images = _unit_images(generator, inputs[0] if len(inputs) == 1 else inputs)
+        checks = [tf.debugging.assert_greater(num_samples, 0, message="num_samples must be at least 1"),
+                  tf.debugging.assert_less_equal(num_samples, MAX_SAMPLES_PER_REQUEST,
+                                                 message=f"num_samples must be at most {MAX_SAMPLES_PER_REQUEST}")]
+        with tf.control_dependencies(checks):  # every op below waits for the checks: a clear refusal first
+            num_samples = tf.identity(num_samples)
+        images = _unit_images(generator, conditioning.sample_inputs(num_samples, seed, label))
         image_bytes = tf.cast(tf.round(images * 255.0), tf.uint8)
         png = tf.map_fn(tf.io.encode_png, image_bytes, fn_output_signature=tf.string)
         return {"images": images, "images_png_bytes": png}
 
-    archive.add_endpoint("serving_default", serving_default,
-                         input_signature=[specs[name] for name in signature.names])
-    sample_specs = [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int64, name="seed")]
-    if classes:
-        sample_specs.append(tf.TensorSpec([], tf.int32, name="label"))
-    archive.add_endpoint("sample", sample, input_signature=sample_specs)
-    return archive, signature
+    archive.add_endpoint("serving_default", serving_default, input_signature=conditioning.tensor_specs())
+    archive.add_endpoint("sample", sample, input_signature=conditioning.sample_specs())
+    return archive, conditioning
 
 
 def versions(model_dir):
@@ -109,35 +87,26 @@ def export_generator(generator, model_name, base_dir="saved_models", version=Non
             metrics...); latent dim, image shape and the project version are added.
     """
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", model_name):
-        raise ValueError(f"model name {model_name!r} must be letters, digits, '_', '.', '-' (a folder name)")
+        raise UserError(f"model name {model_name!r} must be letters, digits, '_', '.', '-' (a folder name)")
     model_dir = os.path.join(base_dir, model_name)
     existing = versions(model_dir)
     if version is None:
         version = (existing[-1] + 1) if existing else 1
     if version < 1:
-        raise ValueError(f"--version must be a positive integer, got {version}")
+        raise UserError(f"--version must be a positive integer, got {version}")
     final = os.path.join(model_dir, str(version))
     if os.path.exists(final):
-        raise FileExistsError(f"{final} already exists and exports never overwrite a version; "
-                              f"omit --version to write version {(existing[-1] + 1) if existing else 1}")
-    os.makedirs(model_dir, exist_ok=True)
-    temporary = os.path.join(model_dir, f".tmp-{version}-{os.getpid()}")
-    shutil.rmtree(temporary, ignore_errors=True)
-    try:
-        archive, signature = build_archive(generator)
+        raise UserError(f"{final} already exists and exports never overwrite a version; "
+                        f"omit --version to write version {(existing[-1] + 1) if existing else 1}")
+    # A hidden temporary folder (TF Serving ignores it: not a number), renamed into place when complete.
+    with runs.atomic_path(final) as temporary:
+        archive, conditioning = build_archive(generator)
         archive.write_out(temporary, verbose=False)
         info = dict(metadata or {})
-        info.update(model_name=model_name, version=version, latent_dim=signature.latent_dim,
-                    num_classes=signature.num_classes, info_categories=signature.categories,
-                    info_continuous=signature.continuous, inputs=signature.names,
+        info.update(model_name=model_name, version=version, **conditioning.metadata(),
                     image_shape=[int(size) for size in generator.outputs[0].shape[1:]],
                     gan_tf_version=gan_tf.__version__, max_samples_per_request=MAX_SAMPLES_PER_REQUEST)
-        os.makedirs(os.path.join(temporary, "assets.extra"))
-        with open(os.path.join(temporary, "assets.extra", "config.json"), "w") as file:
-            json.dump(info, file, indent=2, sort_keys=True)
-        os.rename(temporary, final)  # atomic; fails rather than replace if `final` appeared meanwhile
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+        runs.write_json(os.path.join(temporary, "assets.extra", "config.json"), info)
     write_models_config(base_dir)
     return final
 
@@ -149,12 +118,7 @@ def write_models_config(base_dir="saved_models", mount=SERVING_MOUNT):
     entries = "".join(
         f"  config {{\n    name: \"{name}\"\n    base_path: \"{mount}/{name}\"\n"
         f"    model_platform: \"tensorflow\"\n  }}\n" for name in names)
-    path = os.path.join(base_dir, "models.config")
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w") as file:
-        file.write(f"model_config_list {{\n{entries}}}\n")
-    os.replace(temporary, path)
-    return path
+    return runs.write_text(os.path.join(base_dir, "models.config"), f"model_config_list {{\n{entries}}}\n")
 
 
 def resolve_saved_model(path):
@@ -165,8 +129,8 @@ def resolve_saved_model(path):
     if found:
         return os.path.join(path, str(found[-1]))
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such model: {path}")
-    raise ValueError(f"{path} is not a SavedModel (no saved_model.pb) nor a folder of numbered versions")
+        raise UserError(f"no such model: {path}")
+    raise UserError(f"{path} is not a SavedModel (no saved_model.pb) nor a folder of numbered versions")
 
 
 def read_metadata(version_dir):

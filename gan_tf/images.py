@@ -7,9 +7,10 @@ Three ranges appear in this project, and every function says which it takes and 
 """
 
 import math
-import os
 
 import numpy as np
+
+from gan_tf import runs
 
 
 def bytes_to_model(images):
@@ -67,17 +68,15 @@ def _pil(image_bytes):
 def save_png(image_bytes, path, scale=1):
     """Write one uint8 [H, W, C] picture, enlarged `scale` times with nearest-neighbour pixels.
 
-    Written to a temporary name and renamed, so a reader never sees half a file.
+    Written atomically (`gan_tf.runs.atomic_path`), so a reader never sees half a file.
     """
     from PIL import Image
 
     picture = _pil(np.asarray(image_bytes, np.uint8))
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}.png"
-    picture.save(temporary)
-    os.replace(temporary, path)
+    with runs.atomic_path(path) as temporary:
+        picture.save(temporary)
 
 
 def save_gif(frame_paths, path, seconds_per_frame=0.4):
@@ -89,7 +88,6 @@ def save_gif(frame_paths, path, seconds_per_frame=0.4):
         return
     milliseconds = int(seconds_per_frame * 1000)
     durations = [milliseconds] * (len(frames) - 1) + [milliseconds * 4]
-    temporary = f"{path}.tmp-{os.getpid()}.gif"
-    imageio.imwrite(temporary, np.stack(frames), extension=".gif", loop=0,
-                    duration=durations if len(frames) > 1 else durations[0])
-    os.replace(temporary, path)
+    with runs.atomic_path(path) as temporary:
+        imageio.imwrite(temporary, np.stack(frames), extension=".gif", loop=0,
+                        duration=durations if len(frames) > 1 else durations[0])

@@ -8,6 +8,9 @@ Networks") follows the great circle instead and keeps the norm.
 
 import numpy as np
 
+from gan_tf.conditioning import Conditioning
+from gan_tf.errors import UserError
+
 
 def lerp(start, end, fraction):
     return (1.0 - fraction) * np.asarray(start) + fraction * np.asarray(end)
@@ -26,12 +29,12 @@ def slerp(start, end, fraction):
 def path(points, steps, method="slerp"):
     """`steps` vectors per segment through `points` (k x d), endpoints included once: float32 [n, d]."""
     if method not in ("lerp", "slerp"):
-        raise ValueError(f"--method must be lerp or slerp, got {method!r}")
+        raise UserError(f"--method must be lerp or slerp, got {method!r}")
     if steps < 2:
-        raise ValueError(f"--steps must be at least 2, got {steps}")
+        raise UserError(f"--steps must be at least 2, got {steps}")
     points = np.asarray(points, np.float64)
     if len(points) < 2:
-        raise ValueError("interpolation needs at least two points (give two or more --seeds)")
+        raise UserError("interpolation needs at least two points (give two or more --seeds)")
     blend = slerp if method == "slerp" else lerp
     walk = [blend(points[index], points[index + 1], fraction)
             for index in range(len(points) - 1)
@@ -41,4 +44,5 @@ def path(points, steps, method="slerp"):
 
 def seeded_points(seeds, latent_dim):
     """One z per seed, drawn as `gan-tf sample --seed S` draws its first image."""
-    return np.stack([np.random.default_rng(seed).standard_normal(latent_dim) for seed in seeds])
+    conditioning = Conditioning(latent_dim)
+    return np.stack([conditioning.noise(1, seed)[0] for seed in seeds])

@@ -2,11 +2,15 @@
 
 Each variant is a pair `<variant>_generator_loss(fake_logits)` and
 `<variant>_discriminator_loss(real_logits, fake_logits, label_smoothing)`, returning one loss per
-example (shape [batch]) so that a distributed step can divide by the *global* batch size. Written
-with `keras.ops` only. Goodfellow et al. 2014, "Generative Adversarial Nets".
+example (shape [batch]) so that a distributed step can divide by the *global* batch size. Logits may
+have any shape whose first axis is the batch: [batch], [batch, 1], or a PatchGAN's [batch, h, w, 1];
+each example's loss is the mean of its per-logit losses, so a patch discriminator judges every patch.
+Written with `keras.ops` only. Goodfellow et al. 2014, "Generative Adversarial Nets".
 """
 
 from keras import ops
+
+from gan_tf.errors import UserError
 
 
 def _softplus(x):
@@ -14,8 +18,14 @@ def _softplus(x):
     return ops.softplus(x)
 
 
-def _flat(x):
-    return ops.reshape(x, (ops.shape(x)[0], -1))[:, 0]
+def _per_logit(x):
+    # [batch, ...] -> [batch, logits per example]: a column of one for [batch] and [batch, 1].
+    return ops.reshape(x, (ops.shape(x)[0], -1))
+
+
+def _per_example(per_logit_loss):
+    # The mean over every axis but the batch.
+    return ops.mean(per_logit_loss, axis=1)
 
 
 def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
@@ -24,9 +34,9 @@ def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
     Salimans et al. 2016 smooth only the real labels (1 -> 1-s): smoothing the fake ones would reward G
     for samples D already rejects.
     """
-    real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
+    real_logits, fake_logits = _per_logit(real_logits), _per_logit(fake_logits)
     real_term = (1.0 - label_smoothing) * _softplus(-real_logits) + label_smoothing * _softplus(real_logits)
-    return real_term + _softplus(fake_logits)
+    return _per_example(real_term) + _per_example(_softplus(fake_logits))
 
 
 def minimax_generator_loss(fake_logits):
@@ -35,7 +45,7 @@ def minimax_generator_loss(fake_logits):
     Its gradient vanishes when D confidently rejects the samples, which is exactly early in training;
     kept to show why the non-saturating form exists.
     """
-    return -_softplus(_flat(fake_logits))
+    return -_per_example(_softplus(_per_logit(fake_logits)))
 
 
 def non_saturating_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
@@ -45,7 +55,7 @@ def non_saturating_discriminator_loss(real_logits, fake_logits, label_smoothing=
 
 def non_saturating_generator_loss(fake_logits):
     """-log D(G(z)): same fixed point as minimax, but strong gradients while D wins."""
-    return _softplus(-_flat(fake_logits))
+    return _per_example(_softplus(-_per_logit(fake_logits)))
 
 
 def least_squares_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
@@ -54,13 +64,14 @@ def least_squares_discriminator_loss(real_logits, fake_logits, label_smoothing=0
     Penalises samples by their distance from the decision boundary, not just their side of it, so G
     keeps getting gradients for samples D already accepts.
     """
-    real_logits, fake_logits = _flat(real_logits), _flat(fake_logits)
-    return 0.5 * ops.square(real_logits - (1.0 - label_smoothing)) + 0.5 * ops.square(fake_logits)
+    real_logits, fake_logits = _per_logit(real_logits), _per_logit(fake_logits)
+    return (_per_example(0.5 * ops.square(real_logits - (1.0 - label_smoothing)))
+            + _per_example(0.5 * ops.square(fake_logits)))
 
 
 def least_squares_generator_loss(fake_logits):
     """1/2 (D(G(z)) - 1)^2."""
-    return 0.5 * ops.square(_flat(fake_logits) - 1.0)
+    return _per_example(0.5 * ops.square(_per_logit(fake_logits) - 1.0))
 
 
 def wasserstein_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
@@ -69,12 +80,12 @@ def wasserstein_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0
     Needs a Lipschitz constraint: weight clipping (WGAN) or a gradient penalty (WGAN-GP, Gulrajani et
     al. 2017), see `gan_tf.regularizers`. Label smoothing has no meaning here and is ignored.
     """
-    return _flat(fake_logits) - _flat(real_logits)
+    return _per_example(_per_logit(fake_logits)) - _per_example(_per_logit(real_logits))
 
 
 def wasserstein_generator_loss(fake_logits):
     """-D(G(z))."""
-    return -_flat(fake_logits)
+    return -_per_example(_per_logit(fake_logits))
 
 
 def hinge_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
@@ -82,12 +93,13 @@ def hinge_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
 
     Label smoothing moves the real margin to 1 - s.
     """
-    return (ops.relu(1.0 - label_smoothing - _flat(real_logits)) + ops.relu(1.0 + _flat(fake_logits)))
+    return (_per_example(ops.relu(1.0 - label_smoothing - _per_logit(real_logits)))
+            + _per_example(ops.relu(1.0 + _per_logit(fake_logits))))
 
 
 def hinge_generator_loss(fake_logits):
     """-D(G(z)), as for WGAN."""
-    return -_flat(fake_logits)
+    return -_per_example(_per_logit(fake_logits))
 
 
 LOSSES = {
@@ -102,5 +114,5 @@ LOSSES = {
 def get_losses(name):
     """(generator_loss, discriminator_loss) for a variant name."""
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+        raise UserError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
     return LOSSES[name]

@@ -10,11 +10,13 @@ import warnings
 import numpy as np
 from scipy import linalg
 
+from gan_tf.errors import UserError
+
 
 def _moments(features):
     features = np.asarray(features, np.float64)
     if features.ndim != 2 or len(features) < 2:
-        raise ValueError(f"features must be [n >= 2, d], got shape {features.shape}")
+        raise UserError(f"features must be [n >= 2, d], got shape {features.shape}")
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
@@ -61,7 +63,7 @@ def kernel_inception_distance(features_a, features_b, subsets=10, subset_size=10
     features_b = np.asarray(features_b, np.float64)
     size = min(subset_size, len(features_a), len(features_b))
     if size < 2:
-        raise ValueError("KID needs at least 2 samples in each set")
+        raise UserError("KID needs at least 2 samples in each set")
     dimension = features_a.shape[1]
     rng = np.random.default_rng(seed)
     estimates = []

@@ -4,8 +4,35 @@ Each returns a per-example penalty (shape [batch]) to add to D's per-example los
 the global batch size like the losses, or acts on the weights after D's update (clipping).
 """
 
+from dataclasses import dataclass
+
 import tensorflow as tf
 from keras import ops
+
+from gan_tf.errors import UserError
+
+
+@dataclass(frozen=True)
+class Regularization:
+    """How D is kept in check beyond its loss; every weight 0 (the default) is off.
+
+    gradient_penalty_weight: lambda of WGAN-GP's gradient penalty (10 in the paper).
+    r1_weight: gamma of the R1 penalty on real images.
+    clip_value: WGAN's weight clipping of D to [-c, c] after each of its updates.
+    """
+
+    gradient_penalty_weight: float = 0.0
+    r1_weight: float = 0.0
+    clip_value: float = 0.0
+
+    def __post_init__(self):
+        for name in ("gradient_penalty_weight", "r1_weight", "clip_value"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {getattr(self, name)}")
+
+    @property
+    def needs_interpolation(self):
+        return bool(self.gradient_penalty_weight)
 
 
 def gradient_penalty(discriminator, real_images, fake_images, epsilon):

@@ -5,7 +5,10 @@ import os
 import numpy as np
 
 from gan_tf import images as pixels
-from gan_tf.conditioning import GeneratorInputs
+from gan_tf import runs
+from gan_tf.conditioning import Conditioning
+from gan_tf.errors import UserError
+from gan_tf.export import read_metadata, resolve_saved_model
 
 MAX_SAMPLES = 100_000  # above this an .npz of 28x28 floats passes 300 MB: sample in several calls
 
@@ -16,38 +19,32 @@ class SavedModelGenerator:
     def __init__(self, path):
         import tensorflow as tf
 
-        from gan_tf.export import read_metadata, resolve_saved_model
-
         self.path = resolve_saved_model(path)
         self.function = tf.saved_model.load(self.path).signatures["serving_default"]
         specs = self.function.structured_input_signature[1]
-        metadata = read_metadata(self.path)
-        self.generator_inputs = GeneratorInputs(
-            latent_dim=int(specs["z"].shape[-1]),
-            num_classes=int(metadata.get("num_classes", 0)) if "label" in specs else 0,
-            categories=int(metadata.get("info_categories", 0)) if "code" in specs else 0,
-            continuous=int(specs["continuous"].shape[-1]) if "continuous" in specs else 0)
+        if "z" not in specs:
+            raise UserError(f"{self.path}'s serving_default takes {sorted(specs)}, not z: not a gan-tf generator")
+        self.conditioning = Conditioning.from_metadata(int(specs["z"].shape[-1]), read_metadata(self.path),
+                                                       set(specs))
         self.image_shape = tuple(int(size) for size in self.function.structured_outputs["images"].shape[1:])
 
     @property
     def latent_dim(self):
-        return self.generator_inputs.latent_dim
+        return self.conditioning.latent_dim
 
     def unit_images(self, inputs):
         return np.asarray(self.function(**inputs)["images"])
 
 
 def load_generator(path):
-    """A `.keras` generator file or a SavedModel folder (saved_models/NAME[/VERSION])."""
-    if os.path.isdir(path):
+    """A `.keras` generator file, a run folder, or a SavedModel folder (saved_models/NAME[/VERSION])."""
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, runs.GENERATOR_FILE)):
         return SavedModelGenerator(path)
-    from gan_tf.train import load_generator as load_keras_generator
-
-    return load_keras_generator(path)
+    return runs.load_generator(path)
 
 
 def latent_dim_of(generator):
-    return GeneratorInputs.of(generator).latent_dim
+    return Conditioning.of(generator).latent_dim
 
 
 def image_shape_of(generator):
@@ -61,17 +58,17 @@ def generate_unit_images(generator, z, labels=None, continuous=None, seed=0, bat
     """Images in [0, 1] for latent vectors z, from a Keras generator or a SavedModel.
 
     labels / continuous: a conditional or InfoGAN generator's other inputs (see
-    `GeneratorInputs.build`: by default labels cycle through the classes).
+    `Conditioning.build`: by default labels cycle through the classes).
     """
-    signature = GeneratorInputs.of(generator)
-    inputs = signature.build(z, labels, continuous, seed)
+    conditioning = Conditioning.of(generator)
+    inputs = conditioning.build(z, labels, continuous, seed)
     batches = []
     for start in range(0, len(inputs["z"]), batch_size):
         batch = {name: value[start:start + batch_size] for name, value in inputs.items()}
         if isinstance(generator, SavedModelGenerator):
             batches.append(generator.unit_images(batch))
         else:
-            output = generator(signature.call_arguments(batch), training=False)
+            output = conditioning.generate(generator, batch, training=False)
             batches.append(pixels.model_to_unit(np.asarray(output)))
     return np.concatenate(batches)
 
@@ -79,25 +76,22 @@ def generate_unit_images(generator, z, labels=None, continuous=None, seed=0, bat
 def sample_unit_images(generator, count, seed=0, labels=None, batch_size=500):
     """`count` images in [0, 1], z ~ N(0, I) drawn from `seed` (the same z for .keras and SavedModel)."""
     if not 0 < count <= MAX_SAMPLES:
-        raise ValueError(f"--n must be between 1 and {MAX_SAMPLES}, got {count}")
-    noise = np.random.default_rng(seed).standard_normal((count, latent_dim_of(generator))).astype(np.float32)
+        raise UserError(f"--n must be between 1 and {MAX_SAMPLES}, got {count}")
+    noise = Conditioning.of(generator).noise(count, seed)
     return generate_unit_images(generator, noise, labels, seed=seed + 1, batch_size=batch_size)
 
 
 def write_samples(unit_images, out):
     """`.png` -> one grid; `.npz` -> array `images` in [0, 1]; anything else -> a folder of PNGs."""
     lowered = out.lower()
-    parent = os.path.dirname(os.path.abspath(out))
-    os.makedirs(parent, exist_ok=True)
     if lowered.endswith(".png"):
         pixels.save_png(pixels.unit_to_bytes(pixels.grid(unit_images)), out, scale=2)
     elif lowered.endswith(".npz"):
-        temporary = f"{out[:-4]}.tmp-{os.getpid()}.npz"
-        np.savez_compressed(temporary, images=np.asarray(unit_images, np.float32))
-        os.replace(temporary, out)
+        with runs.atomic_path(out) as temporary:
+            np.savez_compressed(temporary, images=np.asarray(unit_images, np.float32))
     else:
         if os.path.exists(out) and not os.path.isdir(out):
-            raise ValueError(f"--out {out} exists and is not a folder; give a .png, .npz or folder path")
+            raise UserError(f"--out {out} exists and is not a folder; give a .png, .npz or folder path")
         os.makedirs(out, exist_ok=True)
         width = len(str(len(unit_images) - 1))
         for index, image in enumerate(pixels.unit_to_bytes(unit_images)):

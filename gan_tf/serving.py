@@ -20,8 +20,10 @@ import urllib.request
 
 import numpy as np
 
+from gan_tf.errors import UserError
 
-class ServingError(RuntimeError):
+
+class ServingError(UserError):
     """The server could not be reached, timed out, or refused the request; the message says which."""
 
 

@@ -9,7 +9,7 @@ def _trainer(**options):
     keras.utils.set_random_seed(0)
     generator = build_generator(8, width=4)
     discriminator = build_discriminator(width=4, augment="translation", seed=0, minibatch_std=True)
-    return CombinedGAN(generator, discriminator, 8, keras.optimizers.Adam(1e-3, beta_1=0.5),
+    return CombinedGAN(generator, discriminator, keras.optimizers.Adam(1e-3, beta_1=0.5),
                        keras.optimizers.Adam(1e-3, beta_1=0.5), **options)
 
 

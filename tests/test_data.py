@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from gan_tf import data
+from gan_tf.errors import UserError
 
 
 def test_mnist_5k_is_5000_labelled_digits_with_500_per_class():
@@ -60,7 +61,7 @@ def test_corrupt_image_is_skipped_with_one_warning_that_counts(tmp_path):
 
 def test_empty_folder_is_an_error(tmp_path):
     (tmp_path / "notes.txt").write_text("no pictures here")
-    with pytest.raises(ValueError, match="no images found"):
+    with pytest.raises(UserError, match="no images found"):
         data.load(str(tmp_path))
 
 
@@ -79,14 +80,14 @@ def test_npz_and_npy_files(tmp_path):
 ])
 def test_bad_arrays_are_explained(tmp_path, array, message):
     np.save(tmp_path / "bad.npy", array)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UserError, match=message):
         data.load(str(tmp_path / "bad.npy"))
 
 
 def test_unknown_name_and_missing_path():
-    with pytest.raises(ValueError, match="mnist-5k"):
+    with pytest.raises(UserError, match="mnist-5k"):
         data.load("mnist5k")
-    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+    with pytest.raises(UserError, match="no such file or folder"):
         data.load(os.path.join("no", "such", "folder"))
 
 
@@ -97,11 +98,11 @@ def test_download_failure_names_the_offline_options(monkeypatch):
         raise Exception("URL fetch failure: [Errno -2] Name or service not known")
 
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
-    with pytest.raises(ConnectionError, match=r"could not download 'fashion_mnist'.*mnist-5k.*--dataset PATH"):
+    with pytest.raises(UserError, match=r"could not download 'fashion_mnist'.*mnist-5k.*--dataset PATH"):
         data.load("fashion_mnist")
 
 
 def test_batch_larger_than_data_is_explained():
     image_set = data.ImageSet(np.zeros((4, 28, 28, 1), np.uint8), None, "four")
-    with pytest.raises(ValueError, match="--batch-size"):
+    with pytest.raises(UserError, match="--batch-size"):
         data.to_dataset(image_set, 8)

@@ -7,6 +7,7 @@ from conftest import run_cli
 
 from gan_tf import data, evaluation
 from gan_tf import images as pixels
+from gan_tf.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def test_inception_download_failure_names_the_offline_option(monkeypatch):
         raise Exception("URL fetch failure: Name or service not known")
 
     monkeypatch.setattr(keras.applications, "InceptionV3", offline)
-    with pytest.raises(ConnectionError, match="--features classifier"):
+    with pytest.raises(UserError, match="--features classifier"):
         evaluation.inception_extractor()
 
 

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -10,11 +11,20 @@ import tensorflow as tf
 from conftest import run_cli
 
 from gan_tf import export
+from gan_tf.errors import UserError
 from gan_tf.models import build_generator
 from gan_tf.sampling import SavedModelGenerator, generate_unit_images
 
 LATENT = 8
 
+
+def console_tool(name):
+    """A console script of an installed package (saved_model_cli), looked for beside this Python first,
+    so the tests also run from a virtual environment that is not activated (its bin/ is not on PATH)."""
+    return shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name) or name
+
+
+SAVED_MODEL_CLI = console_tool("saved_model_cli")
 
 @pytest.fixture(scope="module")
 def generator():
@@ -44,7 +54,7 @@ def test_layout_versions_and_metadata(exported):
 
 def test_saved_model_cli_shows_and_runs_both_signatures(exported):
     _, path = exported
-    shown = subprocess.run(["saved_model_cli", "show", "--dir", path, "--all"], capture_output=True, text=True)
+    shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", path, "--all"], capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr[-2000:]
     text = shown.stdout
     assert "signature_def['serving_default']" in text and "signature_def['sample']" in text
@@ -57,7 +67,7 @@ def test_saved_model_cli_shows_and_runs_both_signatures(exported):
     for index, feed in enumerate((["--input_exprs", f"z={[[0.0] * LATENT] * 2}"],
                                   ["--inputs", f"z={os.path.join(folder, 'z.npy')}"])):
         outdir = os.path.join(folder, f"cli_out{index}")
-        ran = subprocess.run(["saved_model_cli", "run", "--dir", path, "--tag_set", "serve", "--signature_def",
+        ran = subprocess.run([SAVED_MODEL_CLI, "run", "--dir", path, "--tag_set", "serve", "--signature_def",
                               "serving_default", *feed, "--outdir", outdir], capture_output=True, text=True)
         assert ran.returncode == 0, ran.stderr[-2000:]
         assert np.load(os.path.join(outdir, "images.npy")).shape == (2, 28, 28, 1)
@@ -99,7 +109,7 @@ def test_exporting_twice_gives_version_2_and_existing_versions_are_never_overwri
     second = export.export_generator(generator, "g", str(tmp_path))
     assert [os.path.basename(first), os.path.basename(second)] == ["1", "2"]
     stamp = os.path.getmtime(os.path.join(first, "saved_model.pb"))
-    with pytest.raises(FileExistsError, match="never overwrite"):
+    with pytest.raises(UserError, match="never overwrite"):
         export.export_generator(generator, "g", str(tmp_path), version=1)
     assert os.path.getmtime(os.path.join(first, "saved_model.pb")) == stamp
     assert export.versions(os.path.join(str(tmp_path), "g")) == [1, 2]
@@ -128,10 +138,10 @@ def test_interrupted_export_leaves_no_partial_version(generator, tmp_path, monke
 
 def test_bad_inputs_are_explained(exported, tmp_path):
     _, path = exported
-    with pytest.raises(ValueError, match=rf"takes \[batch, {LATENT}\]"):
+    with pytest.raises(UserError, match=rf"takes \[batch, {LATENT}\]"):
         generate_unit_images(SavedModelGenerator(path), np.zeros((2, LATENT + 3)))
     (tmp_path / "not_a_model").mkdir()
-    with pytest.raises(ValueError, match="not a SavedModel"):
+    with pytest.raises(UserError, match="not a SavedModel"):
         SavedModelGenerator(str(tmp_path / "not_a_model"))
     loaded = tf.saved_model.load(path)
     for count in (0, export.MAX_SAMPLES_PER_REQUEST + 1):

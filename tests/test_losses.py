@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gan_tf import losses
+from gan_tf.errors import UserError
 
 LOG2 = math.log(2.0)
 SP1 = math.log(1.0 + math.e)  # softplus(1)
@@ -29,7 +30,7 @@ def test_losses_match_hand_computed_values(function, arguments, expected):
 
 def test_get_losses_names_the_choices():
     assert losses.get_losses("minimax") == (losses.minimax_generator_loss, losses.minimax_discriminator_loss)
-    with pytest.raises(ValueError, match="non-saturating"):
+    with pytest.raises(UserError, match="non-saturating"):
         losses.get_losses("nonsense")
 
 
@@ -68,3 +69,30 @@ def test_gradient_penalty_of_a_linear_critic_is_closed_form():
     np.testing.assert_allclose(np.asarray(gradient_penalty(critic, real, fake, epsilon)), [(norm - 1) ** 2] * 3,
                                rtol=1e-5)
     np.testing.assert_allclose(np.asarray(r1_penalty(critic, real)), [0.5 * norm ** 2] * 3, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(losses.LOSSES))
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_every_loss_judges_each_patch_of_a_patch_discriminator(name, smoothing):
+    """[b, h, w, 1] logits: each example's loss is the mean of the losses of its patches, each judged as
+    if it were a [b] logit; and [b] and [b, 1] logits give the same values."""
+    generator_loss, discriminator_loss = losses.get_losses(name)
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(3, 2, 2, 1)).astype(np.float32) * 2  # distinct logits everywhere
+    fake = rng.normal(size=(3, 2, 2, 1)).astype(np.float32) * 2
+
+    def per_patch(function, *patches):  # the loss of every patch on its own, as [b] logits
+        return np.stack([np.asarray(function(*[p[:, i, j, 0] for p in patches]))
+                         for i in range(2) for j in range(2)], axis=1)
+
+    d_patch = np.asarray(discriminator_loss(real, fake, smoothing))
+    expected_d = per_patch(lambda r, f: discriminator_loss(r, f, smoothing), real, fake).mean(axis=1)
+    assert d_patch.shape == (3,)
+    np.testing.assert_allclose(d_patch, expected_d, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(generator_loss(fake)), per_patch(generator_loss, fake).mean(axis=1),
+                               rtol=1e-5)
+    # A vector and a column of the same logits agree.
+    vector, column = real[:, 0, 0, 0], real[:, 0, 0, :]
+    np.testing.assert_allclose(np.asarray(discriminator_loss(vector, vector[::-1], smoothing)),
+                               np.asarray(discriminator_loss(column, column[::-1], smoothing)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(generator_loss(vector)), np.asarray(generator_loss(column)), rtol=1e-6)

@@ -3,6 +3,7 @@ import pytest
 from scipy import linalg
 
 from gan_tf import metrics
+from gan_tf.errors import UserError
 
 
 def _gaussian(n, mean, scale, dimension=8, seed=0):
@@ -75,5 +76,5 @@ def test_mode_coverage_sees_a_missing_class():
 
 
 def test_bad_feature_shapes_are_explained():
-    with pytest.raises(ValueError, match="features must be"):
+    with pytest.raises(UserError, match="features must be"):
         metrics.frechet_distance(np.zeros(5), np.zeros(5))

@@ -2,8 +2,14 @@ import keras
 import numpy as np
 import pytest
 
-from gan_tf.models import (DiffAugment, build_discriminator, build_generator, build_sequential_discriminator,
-                           build_sequential_generator)
+from gan_tf.errors import UserError
+from gan_tf.models import (
+    DiffAugment,
+    build_discriminator,
+    build_generator,
+    build_sequential_discriminator,
+    build_sequential_generator,
+)
 
 
 @pytest.mark.parametrize("size, channels", [(28, 1), (32, 3), (64, 1)])
@@ -42,7 +48,7 @@ def test_logits_variant_has_no_sigmoid():
 
 
 def test_unsupported_size_is_a_clear_error():
-    with pytest.raises(ValueError, match="--image-size"):
+    with pytest.raises(UserError, match="--image-size"):
         build_generator(8, image_size=48)
 
 
@@ -78,7 +84,7 @@ def test_diff_augment_passes_gradients():
 
 
 def test_unknown_augmentation_is_rejected():
-    with pytest.raises(ValueError, match="translation, cutout, color"):
+    with pytest.raises(UserError, match="translation, cutout, color"):
         DiffAugment("rotate")
 
 
@@ -122,3 +128,62 @@ def test_minibatch_discrimination_flags_crowded_samples():
     np.testing.assert_array_equal(spread_out[:, :10], spread)
     assert crowded_out[:4, 10:].min() >= 3.0 - 1e-4  # each copy sees three identical neighbours
     assert spread_out[:, 10:].max() < crowded_out[:4, 10:].min()
+
+
+def _largest_singular_value(kernel):
+    """sigma(W) of a kernel viewed as the [-1, out] matrix spectral normalisation works on."""
+    kernel = np.asarray(kernel, np.float64)
+    return np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+
+
+def test_spectral_norm_keeps_the_largest_singular_value_near_one():
+    """Miyato et al. 2018: W / sigma(W) bounds each layer's Lipschitz constant by 1. Keras's
+    SpectralNormalization writes W / sigma into the wrapped layer's kernel on every training call
+    (one power iteration per call), so that variable is the kernel `call` uses. The raw kernels are
+    scaled up first: Glorot kernels of these tiny layers already have sigma close to 1."""
+    keras.utils.set_random_seed(0)
+    discriminator = build_discriminator(width=4, logits=True, spectral_norm=True)
+    wrapped = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(wrapped) == 4  # three downsampling convs (28 -> 14 -> 7 -> 4) and the score head
+    rng = np.random.default_rng(0)
+    for layer in wrapped:
+        layer.layer.kernel.assign(3.0 * rng.normal(size=layer.layer.kernel.shape))
+        assert _largest_singular_value(layer.layer.kernel) > 5.0
+    images = rng.uniform(-1, 1, (2, 28, 28, 1)).astype(np.float32)
+    for _ in range(20):
+        discriminator(images, training=True)
+    for layer in wrapped:
+        assert abs(_largest_singular_value(layer.layer.kernel) - 1.0) < 0.05, layer.layer.name
+
+
+def _layer_types(model):
+    return [type(layer).__name__ for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+@pytest.mark.parametrize("builder", [build_discriminator, build_sequential_discriminator])
+def test_dropout_follows_each_downsampling_conv_and_is_active_only_in_training(builder):
+    """Dropout slows D down on small data sets (DCGAN tutorials use 0.3); it must be in the model
+    when asked, after every downsampling block, and change D's output only while training."""
+    keras.utils.set_random_seed(0)
+    discriminator = builder(width=4, dropout=0.3)
+    types = _layer_types(discriminator)
+    convs = [index for index, name in enumerate(types) if name == "Conv2D"]
+    assert len(convs) == 3
+    assert [index for index, name in enumerate(types) if name == "Dropout"] == [index + 2 for index in convs]
+    assert all(types[index + 1] == "LeakyReLU" for index in convs)
+    assert all(layer.rate == 0.3 for layer in discriminator.layers if isinstance(layer, keras.layers.Dropout))
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    assert not np.allclose(np.asarray(discriminator(images, training=True)),
+                           np.asarray(discriminator(images, training=True)))
+    np.testing.assert_array_equal(np.asarray(discriminator(images, training=False)),
+                                  np.asarray(discriminator(images, training=False)))
+
+
+@pytest.mark.parametrize("builder", [build_discriminator, build_sequential_discriminator])
+def test_no_dropout_when_the_rate_is_zero(builder):
+    """dropout=0 leaves no Dropout layer, so D is deterministic even while training."""
+    discriminator = builder(width=4, dropout=0)
+    assert "Dropout" not in _layer_types(discriminator)
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(discriminator(images, training=True)),
+                                  np.asarray(discriminator(images, training=True)))

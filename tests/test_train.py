@@ -12,7 +12,9 @@ import pytest
 from conftest import REPO, tiny_config
 
 from gan_tf import checkpoints
-from gan_tf.train import load_generator, train
+from gan_tf.errors import TrainingDiverged, UserError
+from gan_tf.runs import load_generator
+from gan_tf.train import train
 
 ARTIFACTS = ["config.json", "history.csv", "loss_curves.png", "training.gif", "generator.keras",
              "discriminator.keras", "samples/epoch_0001.png", "samples/epoch_0002.png",
@@ -40,7 +42,7 @@ def test_fresh_runs_never_overwrite_each_other(tmp_path, digits_npz):
     first = train(config, verbose=False).run_dir
     second = train(config, verbose=False).run_dir
     assert first != second and second.endswith("-2")
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(UserError, match="--resume"):
         train(config.replace(run_name=os.path.basename(first)), verbose=False)
 
 
@@ -53,11 +55,11 @@ def test_resume_continues_with_optimizer_state(tmp_path, digits_npz, style):
     assert result.run_dir == run_dir
     assert [row["epoch"] for row in result.history] == ["1", "2", "3"]
     state = np.load(checkpoints.latest(run_dir))
-    assert int(state["g_optimizer/0"]) == 3 * steps  # Adam's step count went on, it did not restart
+    assert int(state["g_optimizer/iteration"]) == 3 * steps  # Adam's step count went on, it did not restart
 
 
 def test_resume_without_checkpoint_is_an_error(tmp_path, digits_npz):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(UserError, match="no checkpoint"):
         train(tiny_config(tmp_path, digits_npz, resume=True), verbose=False)
 
 
@@ -103,7 +105,7 @@ def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path, digits_npz):
     assert finished[-1] == "epoch-0002.npz", finished  # epoch 3 never finished
     saved = np.load(run_dir / "checkpoints" / "epoch-0002.npz")
     steps_per_epoch = 128 // 2
-    assert int(saved["g_optimizer/0"]) == 2 * steps_per_epoch
+    assert int(saved["g_optimizer/iteration"]) == 2 * steps_per_epoch
 
     resumed = subprocess.run(args + ["--epochs", "3", "--resume"], cwd=REPO, env=env,
                              capture_output=True, text=True, timeout=300)
@@ -112,7 +114,7 @@ def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path, digits_npz):
     with open(run_dir / "history.csv") as file:
         assert [row["epoch"] for row in csv.DictReader(file)] == ["1", "2", "3"]
     final = np.load(run_dir / "checkpoints" / "epoch-0003.npz")
-    assert int(final["g_optimizer/0"]) == 3 * steps_per_epoch
+    assert int(final["g_optimizer/iteration"]) == 3 * steps_per_epoch
     # Epochs 1 and 2's pictures are still there, and epoch 3's was added.
     assert sorted(os.listdir(run_dir / "samples")) == [f"epoch_000{n}.png" for n in (1, 2, 3)]
     assert keras.models.load_model(run_dir / "generator.keras") is not None
@@ -146,18 +148,10 @@ def test_train_classifier_records_its_held_out_accuracy(tmp_path, digits_npz):
     assert classifier.load_classifier(directory=str(tmp_path)).count_params() == model.count_params()
 
 
-def test_shipped_classifier_is_accurate_enough():
-    from conftest import REPO
-
-    metadata = json.loads(open(os.path.join(REPO, "saved_models", "classifiers", "mnist-5k",
-                                            "metadata.json")).read())
-    assert metadata["held_out_accuracy"] >= 0.97
-
-
 def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_nan_checkpoint(tmp_path, digits_npz):
     config = tiny_config(tmp_path, digits_npz, epochs=3, g_learning_rate=1e30, d_learning_rate=1e30,
                          optimizer="sgd", ema_decay=0.0)
-    with pytest.raises(FloatingPointError, match=r"(d|g)_loss became (nan|inf).*--resume"):
+    with pytest.raises(TrainingDiverged, match=r"(d|g)_loss became (nan|inf).*--resume"):
         train(config, verbose=False)
     for path in checkpoints.list_checkpoints(str(tmp_path / "runs" / "t")):
         with np.load(path) as archive:

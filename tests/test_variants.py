@@ -10,8 +10,9 @@ import tensorflow as tf
 from conftest import run_cli, tiny_config
 
 from gan_tf import checkpoints, export
-from gan_tf.conditioning import GeneratorInputs
+from gan_tf.conditioning import Conditioning
 from gan_tf.config import PRESET_NAMES, PRESETS, TrainConfig, preset_config
+from gan_tf.errors import UserError
 from gan_tf.gan import GAN
 from gan_tf.models import conditional
 from gan_tf.sampling import SavedModelGenerator, generate_unit_images, load_generator, sample_unit_images
@@ -26,7 +27,7 @@ def test_every_preset_is_listed_documented_and_valid():
         for key, value in preset.values.items():
             assert getattr(config, key) == value
     assert preset_config("wgan-gp", d_steps=2).d_steps == 2  # explicit values win over the preset's
-    with pytest.raises(ValueError, match="unknown preset"):
+    with pytest.raises(UserError, match="unknown preset"):
         preset_config("stylegan")
 
 
@@ -38,9 +39,9 @@ def test_two_training_steps_of_every_preset(tmp_path, digits_npz, name):
     history = result.history
     assert len(history) == 1 and all(np.isfinite(float(history[0][key])) for key in ("d_loss", "g_loss"))
     state = np.load(checkpoints.latest(result.run_dir))
-    assert int(state["g_optimizer/0"]) == 2  # two generator steps
+    assert int(state["g_optimizer/iteration"]) == 2  # two generator steps
     generator = load_generator(result.generator_path)
-    signature = GeneratorInputs.of(generator)
+    signature = Conditioning.of(generator)
     assert signature.num_classes == (10 if name == "cgan" else 0)
     assert signature.categories == (10 if name == "infogan" else 0)
     images = sample_unit_images(generator, 4, seed=0)
@@ -82,7 +83,7 @@ def _tiny_pair(kind):
 def test_conditional_and_info_models_save_and_load_with_identical_outputs(tmp_path, kind):
     generator, discriminator = _tiny_pair(kind)
     z = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
-    signature = GeneratorInputs.of(generator)
+    signature = Conditioning.of(generator)
     inputs = signature.call_arguments(signature.build(z, labels=np.arange(6) % 10))
     images = np.asarray(generator(inputs, training=False))
     d_inputs = [images, inputs[1]] if kind == "cgan" else images
@@ -101,13 +102,13 @@ def test_conditional_generator_obeys_its_label():
     same_z = generate_unit_images(generator, z, labels=[2, 2, 7])
     np.testing.assert_array_equal(same_z[0], same_z[1])
     assert np.abs(same_z[0] - same_z[2]).max() > 0  # only the label differs
-    with pytest.raises(ValueError, match=r"labels must be in 0..9"):
+    with pytest.raises(UserError, match=r"labels must be in 0..9"):
         generate_unit_images(generator, z, labels=10)
 
 
 def test_info_gan_step_trains_q_and_reports_the_information_loss():
     generator, discriminator = _tiny_pair("infogan")
-    gan = GAN(generator, discriminator, 8, info_categories=10, info_continuous=2, seed=1)
+    gan = GAN(generator, discriminator, seed=1)
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     q_kernel = discriminator.get_layer("q_codes").kernel
     before = np.asarray(q_kernel).copy()
@@ -119,28 +120,28 @@ def test_info_gan_step_trains_q_and_reports_the_information_loss():
 
 def test_conditional_step_needs_labels():
     generator, discriminator = _tiny_pair("cgan")
-    gan = GAN(generator, discriminator, 8, num_classes=10)
+    gan = GAN(generator, discriminator)
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     labels = tf.constant(np.arange(8) % 10, tf.int32)
     logs = gan.train_step((tf.zeros((8, 28, 28, 1)), labels))
     assert np.isfinite(float(logs["d_loss"]))
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(UserError, match="labels"):
         gan.train_step(tf.zeros((8, 28, 28, 1)))
 
 
 def test_conditional_gan_needs_a_labelled_data_set(tmp_path):
     path = tmp_path / "unlabelled.npz"
     np.savez(path, images=np.zeros((40, 28, 28, 1), np.uint8))
-    with pytest.raises(ValueError, match="--conditional needs labels"):
+    with pytest.raises(UserError, match="--conditional needs labels"):
         train(tiny_config(tmp_path, str(path), conditional=True), verbose=False)
 
 
 def test_conditioning_options_that_do_not_combine_are_refused():
-    with pytest.raises(ValueError, match="do not combine"):
+    with pytest.raises(UserError, match="do not combine"):
         TrainConfig(conditional=True, info_categories=10)
-    with pytest.raises(ValueError, match="style fit"):
+    with pytest.raises(UserError, match="style fit"):
         TrainConfig(style="combined", conditional=True)
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(UserError, match="at least 2"):
         TrainConfig(info_categories=1)
 
 
@@ -149,7 +150,7 @@ def test_export_takes_the_label_and_matches_keras(tmp_path, kind):
     generator, _ = _tiny_pair(kind)
     path = export.export_generator(generator, kind, str(tmp_path))
     served = SavedModelGenerator(path)
-    assert served.generator_inputs == GeneratorInputs.of(generator)
+    assert served.conditioning == Conditioning.of(generator)
     z = np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32)
     np.testing.assert_allclose(generate_unit_images(served, z, labels=3), generate_unit_images(generator, z, labels=3),
                                atol=1e-6)

@@ -87,6 +87,6 @@ def build_info_discriminator(categories, continuous, image_size=28, channels=1, 
                                  minibatch_std, minibatch_kernels)
     features = _apply(images, stack[:-1])
     score = stack[-1](features)
-    hidden = layers.LeakyReLU(0.2)(layers.Dense(q_width, name="q_hidden")(features))
+    hidden = layers.LeakyReLU(0.2, name="q_act")(layers.Dense(q_width, name="q_hidden")(features))
     q = layers.Dense(categories + continuous, name="q_codes")(hidden)
     return keras.Model(images, [score, q], name="discriminator")

@@ -12,6 +12,7 @@ DCGAN spends over 100x that), which trains at several hundred images per second 
 import keras
 from keras import layers
 
+from gan_tf.errors import UserError
 from gan_tf.models.layers import DiffAugment, MinibatchDiscrimination, MinibatchStdDev
 
 SUPPORTED_SIZES = (28, 32, 64)
@@ -19,7 +20,7 @@ SUPPORTED_SIZES = (28, 32, 64)
 
 def _start_size(image_size):
     if image_size not in SUPPORTED_SIZES:
-        raise ValueError(
+        raise UserError(
             f"image size {image_size} is not supported; use one of {SUPPORTED_SIZES} (--image-size)")
     return 7 if image_size == 28 else 4
 
@@ -33,35 +34,45 @@ def generator_widths(image_size, width):
     return [width * 2 ** (blocks - index) for index in range(blocks + 1)]
 
 
-def upsample_block(filters, batch_norm=True):
-    """Conv2DTranspose with stride 2 doubles the side; BatchNorm keeps G's activations in range."""
-    block = [layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=not batch_norm)]
+def upsample_block(filters, batch_norm=True, name="up"):
+    """Conv2DTranspose with stride 2 doubles the side; BatchNorm keeps G's activations in range.
+
+    Layers are named `<name>_conv`, `<name>_norm`, `<name>_act`: checkpoints key weights by these
+    names, so they must not depend on how many layers the process built before.
+    """
+    block = [layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=not batch_norm,
+                                    name=f"{name}_conv")]
     if batch_norm:
-        block.append(layers.BatchNormalization())
-    block.append(layers.LeakyReLU(0.2))
+        block.append(layers.BatchNormalization(name=f"{name}_norm"))
+    block.append(layers.LeakyReLU(0.2, name=f"{name}_act"))
     return block
 
 
-def downsample_block(filters, dropout=0.3, spectral_norm=False):
-    """Conv2D with stride 2 halves the side; Dropout slows D down on small data sets."""
-    conv = layers.Conv2D(filters, 4, strides=2, padding="same")
+def downsample_block(filters, dropout=0.3, spectral_norm=False, name="down"):
+    """Conv2D with stride 2 halves the side; Dropout slows D down on small data sets.
+
+    Layers are named `<name>_conv` (inside `<name>_spectral_norm` when asked), `<name>_act`,
+    `<name>_dropout`, for name-keyed checkpoints.
+    """
+    conv = layers.Conv2D(filters, 4, strides=2, padding="same", name=f"{name}_conv")
     if spectral_norm:
-        conv = layers.SpectralNormalization(conv)
-    block = [conv, layers.LeakyReLU(0.2)]
+        conv = layers.SpectralNormalization(conv, name=f"{name}_spectral_norm")
+    block = [conv, layers.LeakyReLU(0.2, name=f"{name}_act")]
     if dropout:
-        block.append(layers.Dropout(dropout))
+        block.append(layers.Dropout(dropout, name=f"{name}_dropout"))
     return block
 
 
 def generator_layers(latent_dim, image_size=28, channels=1, width=32, batch_norm=True):
     widths = generator_widths(image_size, width)
     start = _start_size(image_size)
-    stack = [layers.Dense(start * start * widths[0], use_bias=not batch_norm)]
+    stack = [layers.Dense(start * start * widths[0], use_bias=not batch_norm, name="project_z")]
     if batch_norm:
-        stack.append(layers.BatchNormalization())
-    stack += [layers.LeakyReLU(0.2), layers.Reshape((start, start, widths[0]))]
-    for filters in widths[1:]:
-        stack += upsample_block(filters, batch_norm)
+        stack.append(layers.BatchNormalization(name="project_z_norm"))
+    stack += [layers.LeakyReLU(0.2, name="project_z_act"),
+              layers.Reshape((start, start, widths[0]), name="to_feature_map")]
+    for index, filters in enumerate(widths[1:], start=1):
+        stack += upsample_block(filters, batch_norm, name=f"up{index}")
     stack.append(layers.Conv2D(channels, 3, padding="same", activation="tanh", name="to_image"))
     return stack
 
@@ -71,19 +82,19 @@ def discriminator_layers(image_size=28, channels=1, width=64, dropout=0.3, logit
                          minibatch_kernels=0):
     _start_size(image_size)
     stack = [DiffAugment(augment, seed=seed, name="diff_augment")] if augment else []
-    filters, side = width, image_size
+    filters, side, index = width, image_size, 1
     # Down to 4x4 for every size (28 -> 14 -> 7 -> 4): stopping at 7x7 leaves D too shallow to judge a
     # digit's overall shape, and G then draws smooth strokes in broken arrangements.
     while side > 4:
-        stack += downsample_block(filters, dropout, spectral_norm)
-        filters, side = filters * 2, (side + 1) // 2
+        stack += downsample_block(filters, dropout, spectral_norm, name=f"down{index}")
+        filters, side, index = filters * 2, (side + 1) // 2, index + 1
     if minibatch_std:
         stack.append(MinibatchStdDev(name="minibatch_std"))
-    stack.append(layers.Flatten())
+    stack.append(layers.Flatten(name="flatten"))
     if minibatch_kernels:
         stack.append(MinibatchDiscrimination(minibatch_kernels, name="minibatch_discrimination"))
     head = layers.Dense(1, activation=None if logits else "sigmoid", name="score")
-    stack.append(layers.SpectralNormalization(head) if spectral_norm else head)
+    stack.append(layers.SpectralNormalization(head, name="score_spectral_norm") if spectral_norm else head)
     return stack
 
 

@@ -7,6 +7,8 @@ with plain `keras.models.load_model`.
 import keras
 from keras import layers, ops
 
+from gan_tf.errors import UserError
+
 AUGMENT_POLICIES = ("translation", "cutout", "color")
 
 
@@ -37,7 +39,7 @@ class DiffAugment(layers.Layer):
         names = [name.strip() for name in policy.split(",") if name.strip()]
         unknown = [name for name in names if name not in AUGMENT_POLICIES]
         if unknown:
-            raise ValueError(
+            raise UserError(
                 f"unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENT_POLICIES)}")
         self.policy = ",".join(names)
         self.translation_ratio = translation_ratio

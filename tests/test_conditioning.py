@@ -1,0 +1,121 @@
+"""`Conditioning`: the one place G's inputs are built, and the same numbers as before it existed."""
+
+import ast
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import REPO
+
+from gan_tf import classifier, data, evaluation, export, sampling
+from gan_tf.conditioning import Conditioning
+from gan_tf.config import preset_config
+from gan_tf.errors import UserError
+from gan_tf.train import train
+
+# Measured with gan-tf at commit 8e05a6a, before G's inputs moved into gan_tf.conditioning (its
+# GAN._generator_inputs, GeneratorInputs and export signatures), by the same steps as the test below:
+# final losses of two training steps, 6 samples (seed 3) from the saved EMA generator, the same from
+# its SavedModel, the `sample` signature (seed 5), class control (3 per class) and FD of 50 samples.
+REFERENCE = {
+    "dcgan": {"d_loss": 1.3302280902862549, "g_loss": 0.9589406847953796, "sample_sum": 3091.49951171875,
+              "sample_pixel": 0.7698227167129517, "served_sum": 3091.49951171875,
+              "signature_sample_sum": 2043.869384765625, "fd": 1031.3121042413434},
+    "cgan": {"d_loss": 3.646803379058838, "g_loss": 3.686039924621582, "sample_sum": 2124.865234375,
+             "sample_pixel": 0.2505059838294983, "served_sum": 2124.865234375,
+             "signature_sample_sum": 1404.666015625, "control": 0.1, "fd": 770.8083139372577},
+    "infogan": {"d_loss": 32.35059356689453, "g_loss": 20.024518966674805, "sample_sum": 3082.41748046875,
+                "sample_pixel": 0.8375219106674194, "served_sum": 3082.41748046875,
+                "signature_sample_sum": 2051.0830078125, "control": 0.1, "fd": 1025.976946313276},
+}
+
+
+@pytest.fixture(scope="module")
+def thirty_two_digits(tmp_path_factory):
+    image_set = data.load("mnist-5k")
+    picked = np.arange(0, 5000, 5000 // 32)[:32]  # 3 or 4 of every digit
+    path = tmp_path_factory.mktemp("reference") / "digits.npz"
+    np.savez(path, images=image_set.images[picked], labels=image_set.labels[picked])
+    return str(path), image_set
+
+
+@pytest.mark.parametrize("preset", sorted(REFERENCE))
+def test_training_sampling_ema_export_and_evaluation_match_the_reference(tmp_path, thirty_two_digits, preset):
+    path, image_set = thirty_two_digits
+    config = preset_config(preset, dataset=path, epochs=1, batch_size=16, latent_dim=8, generator_width=4,
+                           discriminator_width=4, sample_grid=2, output_dir=str(tmp_path / "runs"),
+                           run_name=preset, fd_every=0, ema_decay=0.9)
+    result = train(config, verbose=False)  # two steps; the saved generator carries the EMA weights
+    generator = sampling.load_generator(result.generator_path)
+    images = sampling.sample_unit_images(generator, 6, seed=3)
+    exported = export.export_generator(generator, preset, str(tmp_path / "saved_models"))
+    served = sampling.sample_unit_images(sampling.SavedModelGenerator(exported), 6, seed=3)
+    arguments = {"num_samples": tf.constant(4), "seed": tf.constant(5, tf.int64)}
+    if preset != "dcgan":
+        arguments["label"] = tf.constant(-1)
+    signature_images = tf.saved_model.load(exported).signatures["sample"](**arguments)["images"].numpy()
+    real = image_set.images[:200].astype(np.float32) / 255.0
+    report = evaluation.evaluate(sampling.sample_unit_images(generator, 50, seed=0), real,
+                                 evaluation.classifier_extractor(), seed=0)
+    measured = {"d_loss": float(result.history[-1]["d_loss"]), "g_loss": float(result.history[-1]["g_loss"]),
+                "sample_sum": float(images.sum()), "sample_pixel": float(images.reshape(-1)[300]),
+                "served_sum": float(served.sum()), "signature_sample_sum": float(signature_images.sum()),
+                "fd": report["generator"]["fd"]}
+    if preset != "dcgan":
+        control = evaluation.class_control(generator, classifier.load_classifier(), per_class=3, seed=1)
+        measured["control"] = control.get("label_accuracy", control.get("code_agreement"))
+    for name, expected in REFERENCE[preset].items():
+        # Bit-identical on the machine that measured them; the tolerance allows other CPUs' rounding.
+        np.testing.assert_allclose(measured[name], expected, rtol=1e-3, err_msg=f"{preset}: {name}")
+
+
+def test_only_the_conditioning_module_draws_g_inputs():
+    """No module but gan_tf/conditioning.py draws z or builds G's inputs (walked with ast)."""
+    drawers = {"standard_normal", "stateless_normal", "normal"}
+    offenders = []
+    package = os.path.join(REPO, "gan_tf")
+    for root, _, names in os.walk(package):
+        for name in names:
+            if not name.endswith(".py") or os.path.join(root, name) == os.path.join(package, "conditioning.py"):
+                continue
+            with open(os.path.join(root, name)) as file:
+                tree = ast.parse(file.read())
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr in drawers):
+                    offenders.append(f"{os.path.relpath(os.path.join(root, name), REPO)}:{node.lineno}")
+    assert not offenders, f"G's noise is drawn outside gan_tf.conditioning at {offenders}"
+
+
+def test_inputs_by_name_and_their_checks():
+    conditioning = Conditioning(latent_dim=4, categories=3, continuous=2)
+    assert conditioning.names == ["z", "code", "continuous"] and conditioning.class_input == "code"
+    inputs = conditioning.build(conditioning.noise(5, seed=0))
+    np.testing.assert_array_equal(inputs["code"], [0, 1, 2, 0, 1])  # classes in turn by default
+    assert inputs["continuous"].shape == (5, 2) and np.abs(inputs["continuous"]).max() <= 1
+    np.testing.assert_array_equal(conditioning.noise(5, seed=0),
+                                  np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
+    with pytest.raises(UserError, match=r"labels must be in 0..2"):
+        conditioning.build(np.zeros((2, 4)), labels=3)
+    with pytest.raises(UserError, match=r"takes \[batch, 4\]"):
+        conditioning.build(np.zeros((2, 5)))
+    with pytest.raises(UserError, match="unconditional"):
+        Conditioning(latent_dim=4).build(np.zeros((2, 4)), labels=1)
+    noise, labels, columns = Conditioning(4, num_classes=10).grid_inputs(side=3, seed=0)
+    assert noise.shape == (30, 4) and columns == 10 and list(labels[:12]) == list(range(10)) + [0, 1]
+    np.testing.assert_array_equal(noise[0], noise[9])  # one z per row, drawn as every class
+
+
+def test_draws_are_stateless_seeded_and_shaped_per_kind():
+    conditioning = Conditioning(latent_dim=4, num_classes=10)
+
+    def seed(stream):
+        return tf.constant([7, stream], tf.int64)
+
+    first, again = conditioning.draw(6, seed), conditioning.draw(6, seed)
+    np.testing.assert_array_equal(first.inputs[0], again.inputs[0])
+    assert first.inputs[0].shape == (6, 4) and first.inputs[1].dtype == tf.int32
+    np.testing.assert_array_equal(first.condition, first.inputs[1])  # D sees the labels G was given
+    info = Conditioning(latent_dim=4, categories=10, continuous=2).draw(6, seed)
+    assert info.condition is None and len(info.inputs) == 3 and info.codes[1].shape == (6, 2)
