@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -56,9 +58,43 @@ def test_flags_are_generated_from_the_config():
 def test_help_lists_every_config_field_with_its_reason():
     result = run_cli("train", "--help")
     assert result.returncode == 0
-    for flag in ("--dataset", "--style", "--d-steps", "--label-smoothing", "--xla", "--resume", "--strategy"):
-        assert flag in result.stdout
-    assert "D.trainable=False" in result.stdout
+    text = " ".join(result.stdout.split())  # argparse wraps lines
+    from gan_tf.config import CONFIG_FIELDS
+
+    for name, field in CONFIG_FIELDS.items():
+        flag = f"--{name.replace('_', '-')}"
+        assert flag in text, flag
+        reason = " ".join(field.metadata["help"].split())[:40]
+        assert reason and reason in text, f"{flag}: its help text is missing from --help"
+    assert "D.trainable=False" in text
+
+
+def test_an_internal_error_keeps_its_traceback_and_exit_code_1(monkeypatch, capsys):
+    """A bug (here a ValueError from inside the library) is not a user mistake: no one-line disguise."""
+    from gan_tf import cli, latent
+
+    def broken(*args, **kwargs):
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(latent, "path", broken)
+    with pytest.raises(ValueError, match="an internal invariant broke"):
+        cli.main(["interpolate", "--model", os.path.join(REPO, "saved_models", "dcgan_mnist")])
+    result = run_cli("interpolate", "--model", os.path.join(REPO, "no", "such.keras"))
+    assert "no such generator file" in _one_line_error(result)  # a user mistake still gets one line
+
+
+def test_an_internal_error_from_the_command_line_exits_1_with_a_traceback(tmp_path):
+    # A library function that raises ValueError in a fresh process: python's own traceback, exit 1.
+    script = ("import sys; from gan_tf import cli, latent\n"
+              "def broken(*a, **k): raise ValueError('an internal invariant broke')\n"
+              "latent.path = broken\n"
+              "sys.exit(cli.main(sys.argv[1:]))\n")
+    result = subprocess.run([sys.executable, "-c", script, "interpolate", "--model",
+                             os.path.join(REPO, "saved_models", "dcgan_mnist"), "--out", str(tmp_path / "i.png")],
+                            capture_output=True, text=True, cwd=REPO, timeout=300,
+                            env=dict(os.environ, PYTHONPATH=REPO))
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" in result.stderr and "ValueError: an internal invariant broke" in result.stderr
 
 
 def test_train_then_sample_to_png_folder_and_npz(tmp_path, digits_npz):

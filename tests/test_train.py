@@ -156,3 +156,37 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_nan_checkpoint(tm
     for path in checkpoints.list_checkpoints(str(tmp_path / "runs" / "t")):
         with np.load(path) as archive:
             assert all(np.isfinite(archive[key]).all() for key in archive if key.startswith("generator/"))
+
+
+@pytest.mark.parametrize("style, optimizer", [("fit", "adam"), ("fit", "sgd"), ("fit", "rmsprop"),
+                                              ("combined", "adam")])
+def test_each_learning_rate_reaches_its_own_optimizer(style, optimizer):
+    from gan_tf.config import TrainConfig
+    from gan_tf.train import build_trainer
+
+    config = TrainConfig(style=style, optimizer=optimizer, g_learning_rate=1e-3, d_learning_rate=3e-4,
+                         beta1=0.25, latent_dim=8, generator_width=4, discriminator_width=4)
+    trainer = build_trainer(config, image_size=28, channels=1)
+    assert float(trainer.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert float(trainer.d_optimizer.learning_rate) == pytest.approx(3e-4)
+    assert type(trainer.g_optimizer).__name__.lower() == optimizer
+    if optimizer == "adam":
+        assert trainer.g_optimizer.beta_1 == trainer.d_optimizer.beta_1 == 0.25
+    if style == "combined":  # the combined model trains G with G's optimizer, D's pair with D's
+        assert trainer.combined.optimizer is trainer.g_optimizer
+        assert trainer.discriminator_pair.optimizer is trainer.d_optimizer
+
+
+def test_resume_uses_the_learning_rates_given_now(tmp_path, digits_npz):
+    config = tiny_config(tmp_path, digits_npz, epochs=1, g_learning_rate=1e-3, d_learning_rate=1e-3)
+    train(config, verbose=False)
+    seen = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen["g"] = float(self.model.g_optimizer.learning_rate)
+            seen["d"] = float(self.model.d_optimizer.learning_rate)
+
+    train(config.replace(epochs=2, resume=True, g_learning_rate=2e-4, d_learning_rate=5e-5), verbose=False,
+          extra_callbacks=[Record()])
+    assert seen == {"g": pytest.approx(2e-4), "d": pytest.approx(5e-5)}
