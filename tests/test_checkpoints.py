@@ -75,23 +75,24 @@ def test_a_checkpoint_of_other_models_fails_with_one_line_naming_the_variable_an
         np.testing.assert_array_equal(value, before[key])  # nothing was assigned
 
 
+def _with_one_dense_layer(player, layer_name):
+    """A trainer whose `player` ("generator" or "discriminator") is z -> Dense(layer_name)(z)."""
+    trainer = _trainer(["first", "second"])
+    z = keras.Input((3,), name="z")
+    model = keras.Model(z, keras.layers.Dense(3, name=layer_name)(z), name=player)
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    setattr(trainer, player, model)
+    setattr(trainer, "g_optimizer" if player == "generator" else "d_optimizer", optimizer)
+    return trainer
+
+
 def test_missing_and_extra_variables_are_named(tmp_path):
-    saved = _trainer(["first", "second"])
-    path = checkpoints.save(saved, str(tmp_path), epoch=1)
-    other = _trainer(["first", "second"])
-    z = keras.Input((3,), name="z")
-    other.generator = keras.Model(z, keras.layers.Dense(3, name="only")(z), name="generator")
-    other.g_optimizer = keras.optimizers.Adam()
-    other.g_optimizer.build(other.generator.trainable_variables)
+    path = checkpoints.save(_trainer(["first", "second"]), str(tmp_path), epoch=1)
     with pytest.raises(UserError, match="has no generator/only/kernel"):
-        checkpoints.restore(other, path)
-    first_only = _trainer(["first", "second"])
-    z = keras.Input((3,), name="z")
-    first_only.discriminator = keras.Model(z, keras.layers.Dense(3, name="first")(z), name="discriminator")
-    first_only.d_optimizer = keras.optimizers.Adam()
-    first_only.d_optimizer.build(first_only.discriminator.trainable_variables)
+        checkpoints.restore(_with_one_dense_layer("generator", "only"), path)
     with pytest.raises(UserError, match="it has d_optimizer/second_bias_momentum, which they lack"):
-        checkpoints.restore(first_only, path)
+        checkpoints.restore(_with_one_dense_layer("discriminator", "first"), path)
 
 
 def test_a_checkpoint_in_the_old_positional_format_is_refused(tmp_path):
