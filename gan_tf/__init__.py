@@ -7,8 +7,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CombinedGAN",
+    "Conditioning",
     "GAN",
     "TrainConfig",
+    "UserError",
     "build_discriminator",
     "build_generator",
     "build_sequential_discriminator",
@@ -18,8 +20,10 @@ __all__ = [
 
 _LAZY = {
     "CombinedGAN": "gan_tf.combined",
+    "Conditioning": "gan_tf.conditioning",
     "GAN": "gan_tf.gan",
     "TrainConfig": "gan_tf.config",
+    "UserError": "gan_tf.errors",
     "build_discriminator": "gan_tf.models",
     "build_generator": "gan_tf.models",
     "build_sequential_discriminator": "gan_tf.models",
