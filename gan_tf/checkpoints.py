@@ -2,7 +2,7 @@
 
 A checkpoint is one `.npz` file holding every variable of G, D, both optimizers (step counts and
 moment estimates included) and the EMA of G, each under `<group>/<variable path>` (for example
-`generator/up_1_conv/kernel`, `g_optimizer/up_1_conv_kernel_momentum`), plus a JSON blob of the
+`generator/up1_conv/kernel`, `g_optimizer/up1_conv_kernel_momentum`), plus a JSON blob of the
 trainer's own state (epoch, the classic style's noise generator). Restoring matches by name and
 checks every shape and dtype before it assigns anything: a checkpoint of other models fails with one
 line naming the first mismatch, never a silent or partial restore, and two same-shaped variables

@@ -58,8 +58,8 @@ def _add_config_flags(parser):
         flag = f"--{name.replace('_', '-')}"
         kind = _field_type(hints[name])
         default, help_text = field.default, field.metadata["help"]
-        if "default" not in help_text:  # fields whose default depends on the data say so themselves
-            help_text += f" (default: {default if default not in ('', None) else repr(default)})"
+        if default is not None:  # a None default depends on the data or the run; its help says how
+            help_text += f" (default: {default if default != '' else 'none'})"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
@@ -125,7 +125,8 @@ def build_parser():
     interpolate.add_argument("--steps", type=int, default=10, help="images per segment (default: 10)")
     interpolate.add_argument("--method", default="slerp", choices=("slerp", "lerp"),
                              help="spherical (default) or linear interpolation")
-    interpolate.add_argument("--out", default="interpolation.png", help="the strip PNG; a GIF is written beside it")
+    interpolate.add_argument("--out", default="interpolation.png", help="the strip PNG; a GIF and a <name>_frames/ folder of frames are written beside it "
+                             "(default: interpolation.png)")
 
     client = commands.add_parser("serve-client", help="call a TensorFlow Serving server that serves a generator")
     client.add_argument("--url", default="http://localhost:8501", help="REST address (default: http://localhost:8501)")
@@ -133,13 +134,13 @@ def build_parser():
                         help="use gRPC at this address instead of REST (TF Serving's default port is 8500)")
     client.add_argument("--model", required=True, help="the served model's name")
     client.add_argument("--version", type=int, default=None, help="a specific version (default: the newest)")
-    client.add_argument("--n", type=int, default=16, help="images to request from the `sample` signature")
-    client.add_argument("--seed", type=int, default=0, help="seed for the `sample` signature")
+    client.add_argument("--n", type=int, default=16, help="images to request from the `sample` signature (default: 16)")
+    client.add_argument("--seed", type=int, default=0, help="seed for the `sample` signature (default: 0)")
     client.add_argument("--label", type=int, default=None,
                         help="conditional or InfoGAN models: the class to draw, -1 for all in turn")
     client.add_argument("--out", default="served.png", help="a grid .png, an .npz or a folder of PNGs")
     client.add_argument("--status", action="store_true", help="print the model's status and metadata (REST) and stop")
-    client.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer")
+    client.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default: 30)")
 
     evaluate = commands.add_parser("evaluate", help="measure a generator: FD, KID, IS, precision/recall, "
                                    "density/coverage, mode coverage")

@@ -32,10 +32,10 @@ class TrainConfig:
                            "cifar10, or a path to an image folder or .npz/.npy file")
     image_size: int | None = _option(None, "side of the square images: 28, 32 or 64 "
                                      "(default: the data set's own; folders 64)")
-    channels: int | None = _option(None, "1 (grayscale) or 3 (RGB); default: the data set's own")
+    channels: int | None = _option(None, "1 (grayscale) or 3 (RGB) (default: the data set's own; folders 3)")
     # Schedule
-    epochs: int = _option(50, "passes over the data; 50 x 5,000 digits take about 6.5 minutes on 2 cores "
-                          "(fit style; the combined style about 8.5)")
+    epochs: int = _option(50, "passes over the data; 50 x 5,000 digits pass the project's digit bar "
+                          "(the README gives the measured time)")
     batch_size: int = _option(32, "images per step; 32 gives twice the updates of 64 in the same time, "
                               "and on 5k images the number of updates is what counts")
     # Models
@@ -73,7 +73,8 @@ class TrainConfig:
     g_learning_rate: float = _option(5e-4, "G's learning rate; DCGAN's 2e-4 is too slow for a "
                                      "minutes-long budget, and the EMA of G smooths out the noise of 5e-4")
     d_learning_rate: float = _option(5e-4, "D's learning rate, equal to G's: balanced players")
-    beta1: float = _option(0.5, "Adam's beta_1; 0.5 (DCGAN) damps the oscillation 0.9 causes")
+    beta1: float = _option(0.5, "Adam's beta_1 (SGD's momentum; RMSprop ignores it); 0.5 (DCGAN) damps the "
+                           "oscillation 0.9 causes")
     d_steps: int = _option(1, "D updates per G update (k in Goodfellow et al. 2014)")
     label_smoothing: float = _option(0.1, "one-sided label smoothing (Salimans et al. 2016): D's real "
                                      "target is 1 - this; with minibatch discrimination an unsmoothed D "
@@ -94,12 +95,13 @@ class TrainConfig:
                           f"{', '.join(PRESET_NAMES)}); other flags override its values",
                           ("",) + PRESET_NAMES)
     output_dir: str = _option("runs", "folder that holds one sub-folder per run")
-    run_name: str | None = _option(None, "name of the run folder (default: <dataset>-<style>, "
+    run_name: str | None = _option(None, "name of the run folder (default: <dataset>-<preset or style>, "
                                    "numbered if taken)")
     sample_grid: int = _option(8, "side of the per-epoch sample grid (8 -> 64 images)")
     fd_every: int = _option(5, "every N epochs, the digit classifier's Frechet distance of 1,000 samples "
-                            "(digit data sets only; 0 turns it off)")
-    keep_best: bool = _option(True, "with fd_every, also save the lowest-FD generator as generator_best.keras")
+                            "(--dataset mnist-5k or mnist only; 0 turns it off)")
+    keep_best: bool = _option(True, "with --fd-every, also save the lowest-FD generator as "
+                              "generator_best.keras")
     resume: bool = _option(False, "continue the run named by --run-name (or the latest) from its last "
                            "finished epoch")
 
