@@ -10,8 +10,8 @@ from conftest import REPO
 FIGURES = {
     "01_gan_from_scratch.py": ["decision_surface.png", "mode_collapse.png"],
     "02_dcgan_combined_model.py": ["epoch_01.png"],
-    "03_dcgan_custom_train_step.py": ["training.gif", "loss_curves.png", "final_samples.png",
-                                      "samples/epoch_0001.png"],
+    "03_dcgan_custom_train_step.py": ["simple_gan/epoch_01.png", "training.gif", "loss_curves.png",
+                                      "samples/epoch_0001.png", "three_generators.png", "final_samples.png"],
     "04_sgd_vs_adam.py": ["sgd_vs_adam.png"],
     "05_latent_space.py": ["interpolation_lerp.png", "interpolation_slerp.png", "trajectory.png",
                            "neighbourhoods.png", "near_zero.png", "class_means.png"],
@@ -22,9 +22,27 @@ FIGURES = {
 }
 
 
+LIBRARIES = ("keras", "tensorflow", "matplotlib", "gan_tf")
+
+
 def test_every_tutorial_is_listed():
+    # Numbered files are tutorials; tutorials/_prologue.py is the setup they share.
     scripts = sorted(name for name in os.listdir(os.path.join(REPO, "tutorials")) if name[:2].isdigit())
     assert scripts == sorted(FIGURES)
+
+
+@pytest.mark.parametrize("script", sorted(FIGURES))
+def test_tutorial_uses_the_shared_prologue_before_any_library(script):
+    with open(os.path.join(REPO, "tutorials", script)) as file:
+        text = file.read()
+    assert "argparse" not in text, f"{script} parses its own flags; use _prologue.parse"
+    assert "noqa: E402" not in text, f"{script} imports after code; `import _prologue` sets the environment"
+    imports = [line.split()[1].split(".")[0] for line in text.splitlines() if line.startswith(("import ", "from "))]
+    assert "_prologue" in imports, f"{script} does not import _prologue"
+    libraries = [index for index, module in enumerate(imports) if module in LIBRARIES]
+    first_library = min(libraries, default=len(imports))
+    assert imports.index("_prologue") < first_library, (
+        f"{script} imports {imports[first_library]} before _prologue sets TensorFlow's and matplotlib's environment")
 
 
 @pytest.mark.parametrize("script", sorted(FIGURES))

@@ -11,26 +11,18 @@ What you will learn:
 - what mode collapse looks like, and how to count it.
 """
 
-import argparse
 import os
 
+import _prologue
 import keras
-import matplotlib
+import numpy as np
+from keras import layers
+from matplotlib import pyplot as plt
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from keras import layers  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
+from gan_tf.gan import GAN
 
-from gan_tf.gan import GAN  # noqa: E402
-from gan_tf.losses import get_losses  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
-parser.add_argument("--quick", action="store_true", help="a short run for tests")
-parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out", "01"))
-args = parser.parse_args()
-os.makedirs(args.out, exist_ok=True)
-steps_per_phase = 400 if args.quick else 1500  # use ~3000 for a near-perfect ring
+options = _prologue.parse(__doc__)
+steps_per_phase = 400 if options.quick else 1500  # use ~3000 for a near-perfect ring
 phases = 4
 
 ## The data: eight Gaussians on a ring
@@ -55,6 +47,7 @@ def modes_covered(points, minimum=0.02):
 
 ## The two networks
 # G: 8-D noise -> 2-D point. D: 2-D point -> one logit (the GAN model applies the sigmoid in its loss).
+# G's input is named `z`: the GAN model reads the width of the noise from it.
 def build_generator():
     return keras.Sequential([keras.Input((8,), name="z"), layers.Dense(128, activation="relu"),
                              layers.Dense(128, activation="relu"), layers.Dense(2)], name="generator")
@@ -67,9 +60,7 @@ def build_discriminator():
 
 def train(loss, g_learning_rate, d_learning_rate, d_steps, seed, snapshot=None):
     keras.utils.set_random_seed(seed)
-    generator_loss, discriminator_loss = get_losses(loss)
-    gan = GAN(build_generator(), build_discriminator(), latent_dim=8, generator_loss=generator_loss,
-              discriminator_loss=discriminator_loss, d_steps=d_steps, seed=seed)
+    gan = GAN(build_generator(), build_discriminator(), loss=loss, d_steps=d_steps, seed=seed)
     gan.compile(keras.optimizers.Adam(g_learning_rate, beta_1=0.5), keras.optimizers.Adam(d_learning_rate, beta_1=0.5))
     data = real_points(steps_per_phase * 128)
     for phase in range(phases):
@@ -104,7 +95,7 @@ def draw(gan, phase):
 
 balanced = train("non-saturating", 1e-3, 1e-3, d_steps=1, seed=0, snapshot=draw)
 figure.tight_layout()
-figure.savefig(os.path.join(args.out, "decision_surface.png"), dpi=80)
+figure.savefig(os.path.join(options.out, "decision_surface.png"), dpi=80)
 plt.close(figure)
 
 ## Mode collapse
@@ -120,7 +111,7 @@ axis.scatter(*collapsed_samples.T, s=2, alpha=0.5)
 axis.set_title(f"imbalanced: {collapsed_modes}/8 modes")
 axis.set_xlim(-3, 3)
 axis.set_ylim(-3, 3)
-figure.savefig(os.path.join(args.out, "mode_collapse.png"), dpi=80)
+figure.savefig(os.path.join(options.out, "mode_collapse.png"), dpi=80)
 plt.close(figure)
 
 ## What we measured
@@ -131,4 +122,4 @@ if collapsed_modes < balanced_modes:
     print("the lopsided game lost modes: that is mode collapse")
 else:
     print("this time the lopsided game kept as many modes; rerun with another seed or longer phases")
-print(f"figures in {args.out}")
+print(f"figures in {options.out}")

@@ -11,9 +11,9 @@ What you will learn:
 - the fix: set `trainable` right before each model's first train call.
 """
 
-import argparse
 import os
 
+import _prologue
 import keras
 import numpy as np
 
@@ -22,12 +22,8 @@ from gan_tf import images as pixels
 from gan_tf.combined import CombinedGAN
 from gan_tf.models import build_sequential_discriminator, build_sequential_generator
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
-parser.add_argument("--quick", action="store_true", help="a short run for tests")
-parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out", "02"))
-args = parser.parse_args()
-os.makedirs(args.out, exist_ok=True)
-epochs = 1 if args.quick else 8  # use ~40 for clean digits (or `gan-tf train --style combined`)
+options = _prologue.parse(__doc__)
+epochs = 1 if options.quick else 8  # use ~40 for clean digits (or `gan-tf train --style combined`)
 latent_dim = 64
 
 ## The models, as Sequential stacks
@@ -59,7 +55,7 @@ print(f"textbook order: did D's weights change on its own train step? {changed}"
 ## The fix, inside CombinedGAN.train_step
 # `discriminator.trainable = True` right before D's train call, `False` right before the combined
 # model's. Each model then traces its train function with the weights it should update.
-trainer = CombinedGAN(generator, discriminator, latent_dim, keras.optimizers.Adam(2e-4, beta_1=0.5),
+trainer = CombinedGAN(generator, discriminator, keras.optimizers.Adam(2e-4, beta_1=0.5),
                       keras.optimizers.Adam(2e-4, beta_1=0.5), seed=0)
 image_set = data.load("mnist-5k")
 dataset = data.to_dataset(image_set, batch_size=32, seed=0)
@@ -74,11 +70,12 @@ class Recorder(keras.callbacks.Callback):
               f"D(x) {logs['real_score']:.2f}, D(G(z)) {logs['fake_score']:.2f}")
         samples = np.asarray(generator(fixed_noise, training=False))
         pixels.save_png(pixels.model_to_bytes(pixels.grid(samples, 8)),
-                        os.path.join(args.out, f"epoch_{epoch + 1:02d}.png"), scale=2)
+                        os.path.join(options.out, f"epoch_{epoch + 1:02d}.png"), scale=2)
 
 
 fixed_noise = np.random.default_rng(0).standard_normal((64, latent_dim)).astype(np.float32)
 trainer.fit(dataset, epochs=epochs, callbacks=[Recorder()])
-changed = any(not np.array_equal(old, keras.ops.convert_to_numpy(new)) for old, new in zip(before, discriminator.weights))
+changed = any(not np.array_equal(old, keras.ops.convert_to_numpy(new))
+              for old, new in zip(before, discriminator.weights))
 print(f"with the fix: did D's weights change during training? {changed}")
-print(f"sample grids in {args.out}")
+print(f"sample grids in {options.out}")

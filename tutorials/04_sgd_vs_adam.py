@@ -11,28 +11,21 @@ What you will learn:
 - why adaptive optimizers became the default for GANs, and that a single run is only one run.
 """
 
-import argparse
 import os
 
+import _prologue
 import keras
-import matplotlib
+import numpy as np
+from matplotlib import pyplot as plt
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
+from gan_tf import classifier, data, metrics
+from gan_tf import images as pixels
+from gan_tf.gan import GAN
+from gan_tf.models import build_discriminator, build_generator
 
-from gan_tf import classifier, data, metrics  # noqa: E402
-from gan_tf import images as pixels  # noqa: E402
-from gan_tf.gan import GAN  # noqa: E402
-from gan_tf.models import build_discriminator, build_generator  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
-parser.add_argument("--quick", action="store_true", help="a short run for tests")
-parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out", "04"))
-args = parser.parse_args()
-os.makedirs(args.out, exist_ok=True)
-epochs = 2 if args.quick else 12  # use ~40 to see where both end up
-images_used = 1000 if args.quick else 5000
+options = _prologue.parse(__doc__)
+epochs = 2 if options.quick else 12  # use ~40 to see where both end up
+images_used = 1000 if options.quick else 5000
 latent_dim = 64
 
 ## One data set, one judge
@@ -46,7 +39,7 @@ noise = np.random.default_rng(1).standard_normal((500, latent_dim)).astype(np.fl
 
 
 def frechet_distance_of(gan):
-    samples = pixels.model_to_unit(np.asarray(gan.sampling_generator()(noise, training=False)))
+    samples = pixels.model_to_unit(np.asarray(gan.build_sampling_generator()(noise, training=False)))
     features, _ = classifier.features_and_probabilities(judge, samples)
     return metrics.frechet_distance(real_features, features)
 
@@ -56,7 +49,7 @@ def frechet_distance_of(gan):
 def run(make_optimizer):
     keras.utils.set_random_seed(0)
     gan = GAN(build_generator(latent_dim), build_discriminator(logits=True, dropout=0.0, minibatch_std=True),
-              latent_dim, ema_decay=0.999, seed=0)
+              ema_decay=0.999, seed=0)
     gan.compile(make_optimizer(), make_optimizer())
     curve = {"d_loss": [], "g_loss": [], "fd": []}
     for epoch in range(epochs):
@@ -66,7 +59,7 @@ def run(make_optimizer):
         curve["fd"].append(frechet_distance_of(gan))
         print(f"  epoch {epoch + 1}: d_loss {curve['d_loss'][-1]:.3f}, g_loss {curve['g_loss'][-1]:.3f}, "
               f"classifier FD {curve['fd'][-1]:.1f}")
-    samples = np.asarray(gan.sampling_generator()(noise[:36], training=False))
+    samples = np.asarray(gan.build_sampling_generator()(noise[:36], training=False))
     return curve, samples
 
 
@@ -96,7 +89,7 @@ axes[3].imshow(pixels.model_to_bytes(both)[..., 0], cmap="gray")
 axes[3].set_title("left: SGD, right: Adam")
 axes[3].axis("off")
 figure.tight_layout()
-figure.savefig(os.path.join(args.out, "sgd_vs_adam.png"), dpi=80)
+figure.savefig(os.path.join(options.out, "sgd_vs_adam.png"), dpi=80)
 plt.close(figure)
 
 ## The conclusion, from the numbers of this run
@@ -107,4 +100,4 @@ if adam["fd"][-1] < sgd["fd"][-1]:
     print(f"Adam won this run by a factor of {sgd['fd'][-1] / adam['fd'][-1]:.1f} in FD.")
 else:
     print("SGD won (or tied) this run: Adam did not win here. One run is one sample; try other seeds.")
-print(f"figure: {os.path.join(args.out, 'sgd_vs_adam.png')}")
+print(f"figure: {os.path.join(options.out, 'sgd_vs_adam.png')}")

@@ -13,28 +13,20 @@ What you will learn:
 - how averages of latent vectors carry meaning ("the mean z of all 7s draws a 7").
 """
 
-import argparse
 import os
 
-import matplotlib
+import _prologue
+import numpy as np
+from matplotlib import pyplot as plt
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
+from gan_tf import classifier, latent
+from gan_tf import images as pixels
+from gan_tf.sampling import generate_unit_images, latent_dim_of, load_generator
 
-from gan_tf import classifier, latent  # noqa: E402
-from gan_tf import images as pixels  # noqa: E402
-from gan_tf.sampling import generate_unit_images, latent_dim_of, load_generator  # noqa: E402
+options = _prologue.parse(__doc__, model=_prologue.PRETRAINED_GENERATOR)
+count = 500 if options.quick else 3000
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
-parser.add_argument("--quick", action="store_true", help="a short run for tests")
-parser.add_argument("--model", default=os.path.join(os.path.dirname(__file__), "..", "saved_models", "dcgan_mnist"))
-parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out", "05"))
-args = parser.parse_args()
-os.makedirs(args.out, exist_ok=True)
-count = 500 if args.quick else 3000
-
-generator = load_generator(args.model)
+generator = load_generator(options.model)
 latent_dim = latent_dim_of(generator)
 judge = classifier.load_classifier()
 rng = np.random.default_rng(0)
@@ -46,7 +38,7 @@ def classify(unit_images):
 
 
 def save_strip(unit_images, name, columns):
-    pixels.save_png(pixels.unit_to_bytes(pixels.grid(unit_images, columns)), os.path.join(args.out, name), scale=3)
+    pixels.save_png(pixels.unit_to_bytes(pixels.grid(unit_images, columns)), os.path.join(options.out, name), scale=3)
 
 
 ## Interpolation: linear against spherical
@@ -95,7 +87,7 @@ axis.set_xlabel("scale of z (1 = typical sample)")
 axis.set_ylabel("mean classifier confidence")
 axis.set_title("how digit-like is the latent space near 0?")
 figure.tight_layout()
-figure.savefig(os.path.join(args.out, "near_zero.png"), dpi=90)
+figure.savefig(os.path.join(options.out, "near_zero.png"), dpi=90)
 plt.close(figure)
 save_strip(generate_unit_images(generator, base[:8] * 0.0 + 0.0), "z_zero.png", 8)
 
@@ -111,4 +103,4 @@ mean_labels, _ = classify(mean_images)
 save_strip(mean_images, "class_means.png", 10)
 hits = int((mean_labels == np.arange(10)).sum())
 print(f"the (rescaled) mean z of each digit draws that digit for {hits} of 10 digits")
-print(f"figures in {args.out}")
+print(f"figures in {options.out}")

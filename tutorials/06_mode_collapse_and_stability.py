@@ -13,53 +13,45 @@ What you will learn:
   one-sided label smoothing, minibatch standard deviation, minibatch discrimination, WGAN-GP.
 """
 
-import argparse
 import os
 
+import _prologue
 import keras
-import matplotlib
+import numpy as np
+import tensorflow as tf
+from matplotlib import pyplot as plt
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
+from gan_tf import classifier, data, metrics
+from gan_tf import images as pixels
+from gan_tf.gan import GAN
+from gan_tf.losses import get_losses
+from gan_tf.models import build_discriminator, build_generator
+from gan_tf.regularizers import Regularization
 
-from gan_tf import classifier, data, metrics  # noqa: E402
-from gan_tf import images as pixels  # noqa: E402
-from gan_tf.gan import GAN  # noqa: E402
-from gan_tf.losses import get_losses  # noqa: E402
-from gan_tf.models import build_discriminator, build_generator  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
-parser.add_argument("--quick", action="store_true", help="a short run for tests")
-parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out", "06"))
-args = parser.parse_args()
-os.makedirs(args.out, exist_ok=True)
-epochs = 1 if args.quick else 5  # per configuration (7 of them); use ~30 to see the fixed runs draw clean digits
+options = _prologue.parse(__doc__)
+epochs = 1 if options.quick else 5  # per configuration (7 of them); use ~30 to see the fixed runs draw clean digits
 latent_dim = 64
 image_set = data.load("mnist-5k")
-if args.quick:  # a fifth of the digits: the point is that it runs, not how well
+if options.quick:  # a fifth of the digits: the point is that it runs, not how well
     image_set = data.ImageSet(image_set.images[np.random.default_rng(0).permutation(5000)[:960]], None, "mnist-1k")
 judge = classifier.load_classifier()
 noise = np.random.default_rng(1).standard_normal((500, latent_dim)).astype(np.float32)
 
 
-def make_gan(loss="non-saturating", g_lr=5e-4, d_lr=5e-4, minibatch_std=False, minibatch_kernels=0, **options):
+def make_gan(g_lr=5e-4, d_lr=5e-4, minibatch_std=False, minibatch_kernels=0, **gan_options):
     keras.utils.set_random_seed(0)
-    generator_loss, discriminator_loss = get_losses(loss)
     discriminator = build_discriminator(logits=True, dropout=0.0, minibatch_std=minibatch_std,
                                         minibatch_kernels=minibatch_kernels)
-    gan = GAN(build_generator(latent_dim), discriminator, latent_dim, generator_loss, discriminator_loss, seed=0,
-              **options)
+    gan = GAN(build_generator(latent_dim), discriminator, seed=0, **gan_options)
     gan.compile(keras.optimizers.Adam(g_lr, beta_1=0.5), keras.optimizers.Adam(d_lr, beta_1=0.5))
     return gan
 
 
-def generator_gradient_norm(gan, batch=256):
+def generator_gradient_norm(gan, generator_loss, batch=256):
     """||d L_G / d theta_G|| on one batch of noise: how much G is being told."""
     z = tf.random.normal((batch, latent_dim), seed=3)
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean(gan.generator_loss(gan.discriminator(gan.generator(z, training=True))))
+        loss = tf.reduce_mean(generator_loss(gan.discriminator(gan.generator(z, training=True))))
     gradients = tape.gradient(loss, gan.generator.trainable_variables)
     return float(tf.linalg.global_norm(gradients))
 
@@ -77,18 +69,18 @@ def classes_covered(gan):
 gan = make_gan()
 dataset = data.to_dataset(image_set, 64, seed=0)
 d_only = keras.optimizers.Adam(5e-4, beta_1=0.5)
-for real in dataset.take(15 if args.quick else 150):
+discriminator_loss = get_losses("non-saturating")[1]
+for real in dataset.take(15 if options.quick else 150):
     with tf.GradientTape() as tape:
         fake = gan.generator(tf.random.normal((64, latent_dim)), training=True)
-        loss = tf.reduce_mean(gan.discriminator_loss(gan.discriminator(real, training=True),
-                                                     gan.discriminator(fake, training=True)))
+        loss = tf.reduce_mean(discriminator_loss(gan.discriminator(real, training=True),
+                                                 gan.discriminator(fake, training=True)))
     d_only.apply_gradients(zip(tape.gradient(loss, gan.discriminator.trainable_variables),
                                gan.discriminator.trainable_variables))
 fake_score = float(tf.reduce_mean(tf.sigmoid(gan.discriminator(gan.generator(noise[:256])))))
 norms = {}
 for loss_name in ("minimax", "non-saturating"):
-    gan.generator_loss = get_losses(loss_name)[0]
-    norms[loss_name] = generator_gradient_norm(gan)
+    norms[loss_name] = generator_gradient_norm(gan, get_losses(loss_name)[0])
 print(f"confident D: mean D(G(z)) = {fake_score:.4f}")
 print(f"G's gradient norm: minimax {norms['minimax']:.2e}, non-saturating {norms['non-saturating']:.2e} "
       f"({norms['non-saturating'] / max(norms['minimax'], 1e-12):.0f}x larger)")
@@ -102,14 +94,15 @@ configurations = {
     "balanced + minibatch std": dict(minibatch_std=True),
     "balanced + minibatch discrimination": dict(minibatch_kernels=32),
     "WGAN-GP (lambda 10, 3 critic steps)": dict(loss="wasserstein", g_lr=1e-4, d_lr=1e-4, d_steps=3,
-                                                gradient_penalty_weight=10.0),
+                                                regularization=Regularization(gradient_penalty_weight=10.0)),
 }
 results = {}
-for name, options in configurations.items():
-    gan = make_gan(**options)
+for name, configuration in configurations.items():
+    gan = make_gan(**configuration)
     gan.fit(data.to_dataset(image_set, 32, seed=0), epochs=epochs, verbose=0, shuffle=False)
     covered, smallest, samples = classes_covered(gan)
-    results[name] = (covered, smallest, generator_gradient_norm(gan), samples)
+    generator_loss = get_losses(configuration.get("loss", "non-saturating"))[0]
+    results[name] = (covered, smallest, generator_gradient_norm(gan, generator_loss), samples)
     print(f"{name:<38} classes covered {covered:>2}/10, smallest class {smallest:.1%}, "
           f"G gradient norm {results[name][2]:.2e}")
 
@@ -120,7 +113,7 @@ for axis, (name, (covered, _, _, samples)) in zip(axes, results.items()):
     axis.set_title(f"{name}\n{covered}/10 digits", fontsize=8)
     axis.axis("off")
 figure.tight_layout()
-figure.savefig(os.path.join(args.out, "stability.png"), dpi=80)
+figure.savefig(os.path.join(options.out, "stability.png"), dpi=80)
 plt.close(figure)
 
 ## What this run measured
@@ -133,4 +126,4 @@ if results[worst][0] == results[best][0]:
           f"(smallest digit {results[worst][1]:.1%}), the most even {best} (smallest {results[best][1]:.1%})")
 else:
     print(f"fewest digits: {worst} ({results[worst][0]}/10); most: {best} ({results[best][0]}/10)")
-print(f"figure: {os.path.join(args.out, 'stability.png')}")
+print(f"figure: {os.path.join(options.out, 'stability.png')}")

@@ -12,27 +12,19 @@ What you will learn:
 - that no single number separates "good" from "copied" or "collapsed": read several.
 """
 
-import argparse
 import json
 import os
 
-import matplotlib
+import _prologue
+import numpy as np
+from matplotlib import pyplot as plt
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
+from gan_tf import data, evaluation
+from gan_tf import images as pixels
+from gan_tf.sampling import load_generator, sample_unit_images
 
-from gan_tf import data, evaluation  # noqa: E402
-from gan_tf import images as pixels  # noqa: E402
-from gan_tf.sampling import load_generator, sample_unit_images  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
-parser.add_argument("--quick", action="store_true", help="a short run for tests")
-parser.add_argument("--model", default=os.path.join(os.path.dirname(__file__), "..", "saved_models", "dcgan_mnist"))
-parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "out", "07"))
-args = parser.parse_args()
-os.makedirs(args.out, exist_ok=True)
-n = 500 if args.quick else 2000
+options = _prologue.parse(__doc__, model=_prologue.PRETRAINED_GENERATOR)
+n = 500 if options.quick else 2000
 
 ## Real data, split in two: a reference, and a held-out set of the same size as every candidate
 image_set = data.load("mnist-5k")
@@ -47,7 +39,7 @@ _, probabilities = extract(reference)
 three_digits = reference[np.isin(probabilities.argmax(axis=1), [0, 1, 7])]
 candidates = {
     "real held-out": held_out,
-    "generator": sample_unit_images(load_generator(args.model), n, seed=0),
+    "generator": sample_unit_images(load_generator(options.model), n, seed=0),
     "memoriser": reference[rng.choice(len(reference), n, replace=False)],  # copies of the reference set
     "three digits": three_digits[rng.choice(len(three_digits), n, replace=True)],
     "uniform noise": rng.uniform(0, 1, (n,) + real.shape[1:]).astype(np.float32),
@@ -64,7 +56,7 @@ print(f"{'candidate':<16}" + "".join(f"{column:>11}" for column in columns))
 for name, row in table.items():
     print(f"{name:<16}" + "".join(f"{row[column]:>11.3f}" if isinstance(row[column], float) else f"{row[column]:>11}"
                                   for column in columns))
-with open(os.path.join(args.out, "metrics.json"), "w") as file:
+with open(os.path.join(options.out, "metrics.json"), "w") as file:
     json.dump(table, file, indent=2)
 
 ## What the table says (computed from this run's numbers)
@@ -92,6 +84,6 @@ right.barh(names, [table[name]["fd"] for name in names])
 right.set_xscale("log")
 right.set_xlabel("classifier FD (log scale, lower is closer to the reference)")
 figure.tight_layout()
-figure.savefig(os.path.join(args.out, "metrics.png"), dpi=90)
+figure.savefig(os.path.join(options.out, "metrics.png"), dpi=90)
 plt.close(figure)
-print(f"figures and metrics.json in {args.out}")
+print(f"figures and metrics.json in {options.out}")
