@@ -83,9 +83,10 @@ def _tiny_pair(kind):
 def test_conditional_and_info_models_save_and_load_with_identical_outputs(tmp_path, kind):
     generator, discriminator = _tiny_pair(kind)
     z = np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32)
-    signature = Conditioning.of(generator)
-    inputs = signature.call_arguments(signature.build(z, labels=np.arange(6) % 10))
-    images = np.asarray(generator(inputs, training=False))
+    conditioning = Conditioning.of(generator)
+    by_name = conditioning.build(z, labels=np.arange(6) % 10)
+    inputs = conditioning.call_arguments([by_name[name] for name in conditioning.names])
+    images = np.asarray(conditioning.generate(generator, by_name))
     d_inputs = [images, inputs[1]] if kind == "cgan" else images
     for model, arguments in ((generator, inputs), (discriminator, d_inputs)):
         path = str(tmp_path / f"{model.name}.keras")
