@@ -55,7 +55,9 @@ except UserError as error:  # a mistake you can fix, with a message that says ho
 print(open(os.path.join(base, "models.config")).read())
 
 ## Inspect with saved_model_cli
-shown = subprocess.run(["saved_model_cli", "show", "--dir", first, "--all"], capture_output=True, text=True)
+# The tool is installed beside this Python (a virtual environment need not be activated to use it).
+saved_model_cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or "saved_model_cli"
+shown = subprocess.run([saved_model_cli, "show", "--dir", first, "--all"], capture_output=True, text=True)
 signature_lines = [line for line in shown.stdout.splitlines() if "signature_def[" in line or "inputs[" in line
                    or "outputs[" in line]
 print("\n".join(signature_lines))
