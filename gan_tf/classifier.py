@@ -88,6 +88,11 @@ def load_classifier(dataset="mnist-5k", directory=None):
 
 def features_and_probabilities(classifier, unit_images, batch_size=500):
     """Penultimate features [n, 128] (float64) and class probabilities [n, classes] for [0, 1] images."""
+    expected = tuple(classifier.inputs[0].shape[1:])
+    if tuple(np.shape(unit_images)[1:]) != expected:
+        raise UserError(f"the classifier judges {'x'.join(map(str, expected))} images, these are "
+                        f"{'x'.join(map(str, np.shape(unit_images)[1:]))}; use --features inception (or a "
+                        "classifier trained on this data, --classifier-dataset)")
     both = keras.Model(classifier.inputs,
                        [classifier.get_layer(FEATURES_LAYER).output, classifier.outputs[0]])
     features, probabilities = [], []

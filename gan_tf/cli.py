@@ -41,6 +41,14 @@ def import_tensorflow_quietly():
         os.close(saved)
 
 
+def seed_type(text):
+    """argparse type of a seed: numpy's and Keras' generators take only non-negative integers."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be 0 or a positive integer, got {value}")
+    return value
+
+
 def _fail(message):
     print(f"gan-tf: error: {message}", file=sys.stderr)
     return 2
@@ -96,7 +104,7 @@ def build_parser():
                         help="a generator .keras file (runs/NAME/generator.keras) or a SavedModel "
                         "(saved_models/NAME for the newest version, or saved_models/NAME/VERSION)")
     sample.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
-    sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
+    sample.add_argument("--seed", type=seed_type, default=0, help="seed of the noise (default: 0)")
     sample.add_argument("--label", type=int, default=None,
                         help="conditional or InfoGAN generators: draw only this class (or categorical "
                         "code); default: all classes in turn")
@@ -107,7 +115,7 @@ def build_parser():
                                       help="train the digit classifier used to judge samples")
     classifier.add_argument("--dataset", default="mnist-5k", help="a labelled data set (default: mnist-5k)")
     classifier.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
-    classifier.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    classifier.add_argument("--seed", type=seed_type, default=0, help="seed (default: 0)")
     classifier.add_argument("--out", default=None,
                             help="folder to save to (default: saved_models/classifiers/<dataset>)")
     export = commands.add_parser("export", help="write a versioned SavedModel for TensorFlow Serving")
@@ -120,13 +128,14 @@ def build_parser():
 
     interpolate = commands.add_parser("interpolate", help="walk the latent space between seeds")
     interpolate.add_argument("--model", required=True, help="a generator .keras file or a SavedModel")
-    interpolate.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+    interpolate.add_argument("--seeds", type=seed_type, nargs="+", default=[0, 1],
                              help="seeds of the points to pass through (default: 0 1)")
     interpolate.add_argument("--steps", type=int, default=10, help="images per segment (default: 10)")
     interpolate.add_argument("--method", default="slerp", choices=("slerp", "lerp"),
                              help="spherical (default) or linear interpolation")
-    interpolate.add_argument("--out", default="interpolation.png", help="the strip PNG; a GIF and a <name>_frames/ folder of frames are written beside it "
-                             "(default: interpolation.png)")
+    interpolate.add_argument("--out", default="interpolation.png",
+                             help="the strip PNG; a GIF and a <name>_frames/ folder of frames are written "
+                             "beside it (default: interpolation.png)")
 
     client = commands.add_parser("serve-client", help="call a TensorFlow Serving server that serves a generator")
     client.add_argument("--url", default="http://localhost:8501", help="REST address (default: http://localhost:8501)")
@@ -135,7 +144,7 @@ def build_parser():
     client.add_argument("--model", required=True, help="the served model's name")
     client.add_argument("--version", type=int, default=None, help="a specific version (default: the newest)")
     client.add_argument("--n", type=int, default=16, help="images to request from the `sample` signature (default: 16)")
-    client.add_argument("--seed", type=int, default=0, help="seed for the `sample` signature (default: 0)")
+    client.add_argument("--seed", type=seed_type, default=0, help="seed for the `sample` signature (default: 0)")
     client.add_argument("--label", type=int, default=None,
                         help="conditional or InfoGAN models: the class to draw, -1 for all in turn")
     client.add_argument("--out", default="served.png", help="a grid .png, an .npz or a folder of PNGs")
@@ -155,7 +164,7 @@ def build_parser():
                           help="also score a held-out real split: the best a generator can do")
     evaluate.add_argument("--noise-baseline", action="store_true",
                           help="also score uniform noise images: the worst")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the noise and the split (default: 0)")
+    evaluate.add_argument("--seed", type=seed_type, default=0, help="seed of the noise and the split (default: 0)")
     evaluate.add_argument("--out", default=None, help="write the report as JSON here")
     return parser
 

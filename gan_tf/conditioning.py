@@ -72,22 +72,38 @@ class Conditioning:
                 raise UserError(f"generator inputs {sorted(shapes)} have no `z`; name the noise input "
                                 "keras.Input(..., name='z')")
             shapes = {"z": next(iter(shapes.values()))}
+        if len(shapes["z"]) != 2:
+            raise UserError(f"a generator takes noise shaped [batch, latent_dim], this model takes "
+                            f"{list(shapes['z'])}: is it a generator?")
+        unknown = sorted(set(shapes) - {"z", "label", "code", "continuous"})
+        if unknown:
+            raise UserError(f"generator input(s) {unknown} are not z, label, code or continuous; gan-tf "
+                            "cannot tell what to feed them")
         layer_names = {layer.name for layer in generator.layers}
-        return cls(
-            latent_dim=int(shapes["z"][-1]),
-            num_classes=(generator.get_layer(LABEL_EMBEDDING_LAYER).input_dim
-                         if "label" in shapes and LABEL_EMBEDDING_LAYER in layer_names else 0),
-            categories=(generator.get_layer(CODE_ONE_HOT_LAYER).input_dim
-                        if "code" in shapes and CODE_ONE_HOT_LAYER in layer_names else 0),
-            continuous=int(shapes["continuous"][-1]) if "continuous" in shapes else 0)
+        classes = {}
+        for name, layer in (("label", LABEL_EMBEDDING_LAYER), ("code", CODE_ONE_HOT_LAYER)):
+            if name in shapes:
+                if layer not in layer_names:
+                    raise UserError(f"the generator's `{name}` input must feed an Embedding named {layer!r} "
+                                    "(gan_tf.models.conditional), which tells how many classes it takes")
+                classes[name] = generator.get_layer(layer).input_dim
+        return cls(latent_dim=int(shapes["z"][-1]), num_classes=classes.get("label", 0),
+                   categories=classes.get("code", 0),
+                   continuous=int(shapes["continuous"][-1]) if "continuous" in shapes else 0)
 
     @classmethod
-    def from_metadata(cls, latent_dim, metadata, input_names):
-        """For an exported SavedModel: its `serving_default` input names and assets.extra/config.json."""
-        return cls(latent_dim=latent_dim,
-                   num_classes=int(metadata.get("num_classes", 0)) if "label" in input_names else 0,
-                   categories=int(metadata.get("info_categories", 0)) if "code" in input_names else 0,
-                   continuous=int(metadata.get("info_continuous", 0)) if "continuous" in input_names else 0)
+    def from_metadata(cls, latent_dim, metadata, input_shapes):
+        """For an exported SavedModel: its `serving_default` inputs {name: shape} and its
+        assets.extra/config.json (which holds the class counts a signature's shapes cannot show)."""
+        conditioning = cls(
+            latent_dim=latent_dim,
+            num_classes=int(metadata.get("num_classes", 0)) if "label" in input_shapes else 0,
+            categories=int(metadata.get("info_categories", 0)) if "code" in input_shapes else 0,
+            continuous=int(input_shapes["continuous"][-1]) if "continuous" in input_shapes else 0)
+        if set(conditioning.names) != set(input_shapes):
+            raise UserError(f"the SavedModel takes {sorted(input_shapes)} but its assets.extra/config.json "
+                            f"describes {conditioning.names}; re-export it with gan-tf export")
+        return conditioning
 
     def metadata(self):
         """What an export records so `from_metadata` can rebuild this object."""
@@ -216,6 +232,8 @@ class Conditioning:
         walks all draw here, so the same seed means the same z everywhere (the export's `sample`
         signature uses stateless TensorFlow draws instead, see `sample_inputs`).
         """
+        if seed < 0:
+            raise UserError(f"a seed must be 0 or a positive integer, got {seed}")
         return np.random.default_rng(seed).standard_normal((count, self.latent_dim)).astype(np.float32)
 
     def random_inputs(self, rng, batch_size, seed=0):

@@ -109,6 +109,8 @@ class TrainConfig:
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "latent_dim": self.latent_dim,
                     "generator_width": self.generator_width, "d_steps": self.d_steps,
                     "discriminator_width": self.discriminator_width, "sample_grid": self.sample_grid}
+        if self.seed < 0:
+            raise UserError(f"--seed must be 0 or a positive integer, got {self.seed}")
         if self.minibatch_kernels < 0:
             raise UserError(f"--minibatch-kernels must be 0 (off) or positive, got {self.minibatch_kernels}")
         if self.fd_every < 0:

@@ -76,7 +76,7 @@ def save_png(image_bytes, path, scale=1):
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
     with runs.atomic_path(path) as temporary:
-        picture.save(temporary)
+        picture.save(temporary, format="PNG")  # PNG whatever the name says (a temporary name has no .png)
 
 
 def save_gif(frame_paths, path, seconds_per_frame=0.4):

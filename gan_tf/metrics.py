@@ -102,6 +102,9 @@ def _pairwise_distances(a, b):
 
 
 def _radii(features, k):
+    if len(features) <= k:
+        raise UserError(f"precision/recall and density/coverage need more than {k} samples per set, got "
+                        f"{len(features)}; use a larger --n")
     distances = _pairwise_distances(features, features)
     # k+1-th smallest, since the smallest is each point's distance to itself.
     return np.partition(distances, k, axis=1)[:, k]

@@ -186,8 +186,8 @@ def load_generator(path):
         raise UserError(f"no such generator file: {path}")
     if not path.endswith(".keras"):
         raise UserError(f"{path} is not a .keras file; pass runs/<name>/{GENERATOR_FILE}")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except (OSError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"could not load {path} as a Keras model ({reason})") from None
+    import zipfile
+
+    if not zipfile.is_zipfile(path):  # a .keras file is a zip archive; anything else is not one
+        raise UserError(f"{path} is not a Keras model file (not a .keras archive); pass runs/<name>/{GENERATOR_FILE}")
+    return keras.models.load_model(path, compile=False)

@@ -25,7 +25,7 @@ class SavedModelGenerator:
         if "z" not in specs:
             raise UserError(f"{self.path}'s serving_default takes {sorted(specs)}, not z: not a gan-tf generator")
         self.conditioning = Conditioning.from_metadata(int(specs["z"].shape[-1]), read_metadata(self.path),
-                                                       set(specs))
+                                                       {name: spec.shape for name, spec in specs.items()})
         self.image_shape = tuple(int(size) for size in self.function.structured_outputs["images"].shape[1:])
 
     @property
@@ -87,8 +87,8 @@ def write_samples(unit_images, out):
     if lowered.endswith(".png"):
         pixels.save_png(pixels.unit_to_bytes(pixels.grid(unit_images)), out, scale=2)
     elif lowered.endswith(".npz"):
-        with runs.atomic_path(out) as temporary:
-            np.savez_compressed(temporary, images=np.asarray(unit_images, np.float32))
+        with runs.atomic_path(out) as temporary, open(temporary, "wb") as file:  # a file: numpy adds no suffix
+            np.savez_compressed(file, images=np.asarray(unit_images, np.float32))
     else:
         if os.path.exists(out) and not os.path.isdir(out):
             raise UserError(f"--out {out} exists and is not a folder; give a .png, .npz or folder path")

@@ -73,6 +73,17 @@ def test_a_checkpoint_of_other_models_fails_with_one_line_naming_the_variable_an
     assert "\n" not in message and "generator/first/kernel" in message and "[3, 3]" in message
     for key, value in _by_path(wider.generator).items():
         np.testing.assert_array_equal(value, before[key])  # nothing was assigned
+    # Only D differs: G and its optimizer, which match and come first, must not be restored either.
+    other_d = _trainer(["first", "second"])
+    other_d.discriminator = _model(["first", "second"], width=4, name="discriminator")
+    other_d.d_optimizer = keras.optimizers.Adam()
+    other_d.d_optimizer.build(other_d.discriminator.trainable_variables)
+    g_before, steps_before = _by_path(other_d.generator), int(other_d.g_optimizer.iterations)
+    with pytest.raises(UserError, match="discriminator/first/kernel"):
+        checkpoints.restore(other_d, path)
+    for key, value in _by_path(other_d.generator).items():
+        np.testing.assert_array_equal(value, g_before[key])
+    assert int(other_d.g_optimizer.iterations) == steps_before == 0
 
 
 def _with_one_dense_layer(player, layer_name):

@@ -26,6 +26,7 @@ def _one_line_error(result):
     (["--resume", "--run-name", "never-trained"], "no checkpoint"),
     (["--style", "keras"], "invalid choice"),
     (["--style", "combined", "--loss", "hinge"], "use --style fit"),
+    (["--seed", "-1"], "--seed must be 0 or a positive integer"),
 ])
 def test_user_mistakes_get_one_line_and_exit_code_2(tmp_path, args, expected):
     result = run_cli("train", "--output-dir", str(tmp_path), *args)
@@ -135,3 +136,29 @@ def test_config_knows_the_command_that_reproduces_it():
     assert command == "gan-tf train --epochs 3 --no-batch-norm --augment translation"
     args = build_parser().parse_args(command.split()[1:])
     assert config_from_args(args) == TrainConfig(epochs=3, batch_norm=False, augment="translation")
+
+
+def test_a_negative_sample_seed_is_one_line(tmp_path):
+    line = _one_line_error(run_cli("sample", "--model", os.path.join(REPO, "saved_models", "dcgan_mnist"),
+                                   "--seed", "-3", "--out", str(tmp_path / "x.png")))
+    assert "a seed must be 0 or a positive integer" in line
+
+
+def test_the_digit_classifier_refuses_images_of_another_shape_with_a_user_error():
+    from gan_tf import classifier
+    from gan_tf.errors import UserError
+
+    with pytest.raises(UserError, match="judges 28x28x1 images, these are 32x32x3.*--features inception"):
+        classifier.features_and_probabilities(classifier.load_classifier(), np.zeros((2, 32, 32, 3), np.float32))
+
+
+def test_samples_go_to_any_spelling_of_npz_and_extensionless_pngs(tmp_path):
+    from gan_tf import images as pixels
+    from gan_tf.sampling import write_samples
+
+    unit = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype(np.float32)
+    write_samples(unit, str(tmp_path / "S.NPZ"))
+    np.testing.assert_array_equal(np.load(tmp_path / "S.NPZ")["images"], unit)
+    pixels.save_png(pixels.unit_to_bytes(unit[0]), str(tmp_path / "strip"))
+    assert (tmp_path / "strip").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(tmp_path)) == ["S.NPZ", "strip"]  # no temporary left behind

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import ops
 
 from gan_tf.errors import UserError
 from gan_tf.gan import GAN
@@ -84,6 +85,23 @@ def test_r1_through_train_step_matches_the_closed_form_for_a_linear_critic():
     weights = np.random.default_rng(1).normal(size=784) * 0.1
     d_loss = _first_d_loss(_linear_critic(weights), loss=_zero_loss(), regularization=Regularization(r1_weight=3.0))
     np.testing.assert_allclose(d_loss, 3.0 * 0.5 * np.sum(weights ** 2), rtol=1e-4)
+
+
+def test_r1_is_measured_at_the_real_images():
+    """D(x) = a/2 ||x||^2 has gradient a x, so R1 = gamma a^2 ||x||^2 / 2 at each real image x (not at
+    the fakes, nor anywhere else)."""
+    a = 0.3
+    critic = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: 0.5 * a * ops.sum(
+        ops.square(x), axis=(1, 2, 3))[:, None], name="half_square"),
+        keras.layers.Dense(1, use_bias=False, kernel_initializer="ones", name="score")],  # a weight to train
+        name="discriminator")
+    images = _images(4)
+    keras.utils.set_random_seed(0)
+    gan = GAN(build_generator(8, width=4), critic, loss=_zero_loss(), regularization=Regularization(r1_weight=2.0))
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0))
+    d_loss = float(gan.train_step(tf.constant(images))["d_loss"])
+    expected = 2.0 * 0.5 * a ** 2 * np.mean(np.sum(np.square(images), axis=(1, 2, 3)))
+    np.testing.assert_allclose(d_loss, expected, rtol=1e-4)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gan_tf import latent
+from gan_tf.errors import UserError
 
 E1, E2 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
 
@@ -56,6 +57,5 @@ def test_path_visits_every_point_once_with_steps_per_segment(method):
     ({"points": [[0.0, 1.0]], "steps": 4}, "at least two points"),
 ])
 def test_bad_path_arguments_are_clear_errors(arguments, message):
-    # Exception, not ValueError: these are becoming gan_tf.errors.UserError; the message is what counts.
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(UserError, match=message):  # a user's flags: one line in the CLI
         latent.path(**arguments)

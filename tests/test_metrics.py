@@ -78,3 +78,9 @@ def test_mode_coverage_sees_a_missing_class():
 def test_bad_feature_shapes_are_explained():
     with pytest.raises(UserError, match="features must be"):
         metrics.frechet_distance(np.zeros(5), np.zeros(5))
+
+
+def test_too_few_samples_for_the_nearest_neighbour_metrics_is_a_user_error():
+    features = np.random.default_rng(0).normal(size=(3, 4))
+    with pytest.raises(UserError, match="more than 3 samples.*--n"):
+        metrics.precision_recall(features, features)
