@@ -13,6 +13,10 @@ Why not `tf.train.Checkpoint`: it keys variables by their position in each layer
 mismatch reports are warnings at exit rather than an error before any assignment. A single `.npz`
 also stays readable with numpy alone.
 
+Not saved: the positions of the random streams of Dropout and DiffAugment layers (Keras keeps them
+outside `model.weights`), so a resumed run with those layers draws other dropout masks and
+augmentations than an uninterrupted one would; the noise of G is stateless and does continue.
+
 Written to a hidden temporary name, fsynced and renamed (`gan_tf.runs.atomic_path`): a run killed at
 any moment leaves either the previous checkpoint or the new one, never half of one. Works for both
 training styles, which expose the same attributes.

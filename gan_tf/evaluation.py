@@ -29,7 +29,7 @@ def inception_extractor(weights="imagenet"):
     """A function [0, 1] images -> (pool features [n, 2048], class probabilities [n, 1000]).
 
     `weights=None` gives a randomly initialised network (tests use it: no download). A failed download
-    raises ConnectionError with the offline alternative.
+    raises a UserError that names the offline alternative.
     """
     import keras
     import tensorflow as tf
