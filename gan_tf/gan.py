@@ -95,14 +95,14 @@ class GAN(keras.Model):
     def _generate(self, draw):
         return self.generator(Conditioning.call_arguments(draw.inputs), training=True)
 
-    def _critic(self, images, condition):
-        return self.conditioning.critic(self.discriminator, images, condition)
+    def _critic(self, images, condition, training=True):
+        return self.conditioning.critic(self.discriminator, images, condition, training)
 
     def _discriminator_penalty(self, real_images, fake_images, real_condition, index):
         regularization = self.regularization
 
-        def critic(images, training=True):
-            return self.conditioning.critic(self.discriminator, images, real_condition, training)[0]
+        def critic(images, training=True):  # D's logits alone, as the regularizers take them
+            return self._critic(images, real_condition, training)[0]
 
         penalty = 0.0
         if regularization.gradient_penalty_weight:

@@ -30,10 +30,6 @@ class Regularization:
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {getattr(self, name)}")
 
-    @property
-    def needs_interpolation(self):
-        return bool(self.gradient_penalty_weight)
-
 
 def gradient_penalty(discriminator, real_images, fake_images, epsilon):
     """WGAN-GP (Gulrajani et al. 2017): (||grad_x D(x_hat)||_2 - 1)^2 at x_hat = e x + (1 - e) G(z).

@@ -17,6 +17,7 @@ process killed at any moment leaves the old file or the new one, never half of o
 
 import contextlib
 import csv
+import json
 import os
 import shutil
 
@@ -45,7 +46,7 @@ def atomic_path(path, sync=False):
     """
     folder, name = os.path.split(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    stem, extension = _split_extension(name)
+    stem, extension = os.path.splitext(name)
     temporary = os.path.join(folder, f".{stem}.tmp-{os.getpid()}{extension}")
     try:
         yield temporary
@@ -63,13 +64,6 @@ def atomic_path(path, sync=False):
             os.remove(temporary)
 
 
-def _split_extension(name):
-    for double in (".tar.gz",):
-        if name.endswith(double):
-            return name[:-len(double)], double
-    return os.path.splitext(name)
-
-
 def write_text(path, text):
     """Write a text file atomically."""
     with atomic_path(path) as temporary, open(temporary, "w") as file:
@@ -78,8 +72,6 @@ def write_text(path, text):
 
 
 def write_json(path, value):
-    import json
-
     return write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
@@ -139,8 +131,6 @@ def write_config(run_dir, config):
 
 def saved_config(run_dir):
     """The config a run was trained with (its config.json)."""
-    import json
-
     path = os.path.join(run_dir, CONFIG_FILE)
     if not os.path.exists(path):
         raise UserError(f"{path} is missing; cannot tell how {run_dir} was trained (is it a run folder?)")
