@@ -20,6 +20,7 @@ from gan_tf import checkpoints, classifier, runs
 from gan_tf import images as pixels
 from gan_tf.errors import TrainingDiverged
 from gan_tf.metrics import frechet_distance
+from gan_tf.models import style
 from gan_tf.sampling import generate_unit_images
 
 
@@ -113,6 +114,40 @@ def plot_history(rows, path):
     with runs.atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=100)
     plt.close(figure)
+
+
+class GrowthSchedule(keras.callbacks.Callback):
+    """Grows a progressive G and D: before every step, sets their `progress` from the images seen.
+
+    ProGAN's schedule (`gan_tf.models.style.progress_at`) as one number: level 0 alone for
+    `growth_images`, then each level fades in over `growth_images` and trains stable as long. The step
+    only reads the number, so it is traced once; the EMA of G copies it like any non-trainable weight.
+    The count starts from G's optimizer step, so a resumed run continues at the same progress. Adds
+    `progress` to each epoch's logs (history.csv).
+    """
+
+    def __init__(self, growth_images, batch_size):
+        super().__init__()
+        self.growth_images = growth_images
+        self.batch_size = batch_size
+        self.current = None
+
+    def on_train_begin(self, logs=None):
+        self.levels = style.levels_of(int(self.model.generator.outputs[0].shape[1]))
+        self.step = int(keras.ops.convert_to_numpy(self.model.g_optimizer.iterations))
+        self.current = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        progress = style.progress_at(self.step * self.batch_size, self.growth_images, self.levels)
+        if progress != self.current:
+            style.set_progress(self.model.generator, progress)
+            style.set_progress(self.model.discriminator, progress)
+            self.current = progress
+        self.step += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.current is not None:
+            logs["progress"] = self.current
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -214,7 +249,7 @@ def frechet_distance_monitor(config, conditioning, image_set, run_dir, verbose=T
     generator_best.keras.
     """
     classifier_name = CLASSIFIER_FOR_DATASET.get(config.dataset)
-    if not config.fd_every or classifier_name is None or image_set.images.shape[1:] != (28, 28, 1):
+    if not config.fd_every or classifier_name is None or image_set.images.shape[1:] not in ((28, 28, 1), (32, 32, 1)):
         if config.fd_every and verbose:
             print(f"note: no classifier for {image_set.name}; FD during training is off")
         return None

@@ -89,6 +89,8 @@ def load_classifier(dataset="mnist-5k", directory=None):
 def features_and_probabilities(classifier, unit_images, batch_size=500):
     """Penultimate features [n, 128] (float64) and class probabilities [n, classes] for [0, 1] images."""
     expected = tuple(classifier.inputs[0].shape[1:])
+    if tuple(np.shape(unit_images)[1:]) == (expected[0] + 4, expected[1] + 4, expected[2]):
+        unit_images = np.asarray(unit_images)[:, 2:-2, 2:-2]  # 32x32 digits are 28x28 ones padded (gan_tf.data)
     if tuple(np.shape(unit_images)[1:]) != expected:
         raise UserError(f"the classifier judges {'x'.join(map(str, expected))} images, these are "
                         f"{'x'.join(map(str, np.shape(unit_images)[1:]))}; use --features inception (or a "

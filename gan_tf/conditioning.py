@@ -1,8 +1,9 @@
 """What a generator takes besides z, and the one place G's inputs are built.
 
 A generator's inputs are named: `z` always; `label` for a conditional GAN; `code` and `continuous`
-for InfoGAN. `Conditioning` knows which of them a generator has and owns everything that depends on
-it, so no other module builds G's inputs:
+for InfoGAN; `mix_z`, `crossover` and `truncation` for a style-based generator (StyleGAN).
+`Conditioning` knows which of them a generator has and owns everything that depends on it, so no
+other module builds G's inputs:
 
 - training (`gan_tf.gan`, `gan_tf.combined`): `draw` makes one batch of inputs with stateless random
   ops keyed by (seed, stream, step, replica), and `critic` feeds D the condition the way this kind of
@@ -13,10 +14,12 @@ it, so no other module builds G's inputs:
   serving signatures;
 - the per-epoch grid: `grid_inputs` puts one class per column.
 
-New kinds of input (several latents for style mixing, a truncation factor, an input image for
-translation) are new fields here, and every user of G's inputs follows.
+Style mixing regularisation lives here too (`draw` mixes two latents at a random crossover), so the
+training step stays the same for every variant. New kinds of input (an input image for translation)
+are new fields here, and every user of G's inputs follows.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,10 +28,13 @@ from gan_tf.errors import UserError
 
 LABEL_EMBEDDING_LAYER = "label_embedding"
 CODE_ONE_HOT_LAYER = "code_one_hot"
+STYLE_MIX_LAYER = "style_mix"  # gan_tf.models.style.STYLE_MIX_LAYER: tells how many style layers G has
+STYLE_INPUTS = ("mix_z", "crossover", "truncation")
 
 # Streams of the stateless noise in a training step; the step's own randomness (the interpolation of
 # WGAN-GP, stream 1) uses the same seed function.
 NOISE_STREAM, LABEL_STREAM, CONTINUOUS_STREAM = 0, 2, 3
+MIX_NOISE_STREAM, CROSSOVER_STREAM, MIXING_COIN_STREAM = 4, 5, 6
 
 
 @dataclass(frozen=True)
@@ -50,16 +56,34 @@ class Conditioning:
         categories: InfoGAN's categorical code (input `code`, int32 [batch]). 0 is off.
         continuous: InfoGAN's continuous codes (input `continuous`, float32 [batch, n], uniform in
             [-1, 1]). With either code, D returns [logit, q]. 0 is off.
+        styles: a style-based G's number of style layers. It takes `mix_z` (a second latent),
+            `crossover` (int32 [batch]: style layers from this index on take mix_z's style; `styles`
+            means no mixing) and `truncation` (float32 [batch], psi; 1 is none). 0 is off.
+        mixing: style mixing regularisation (Karras et al. 2019): the probability that a training
+            draw mixes two latents at a uniformly drawn crossover. A training choice, not part of G:
+            `GAN(style_mixing=p)` sets it.
     """
 
     latent_dim: int
     num_classes: int = 0
     categories: int = 0
     continuous: int = 0
+    styles: int = 0
+    mixing: float = 0.0
 
     def __post_init__(self):
         if self.num_classes and (self.categories or self.continuous):
             raise UserError("a generator takes either a class label or InfoGAN codes, not both")
+        if self.styles and (self.num_classes or self.categories or self.continuous):
+            raise UserError("style-based generators take no class label or InfoGAN codes in gan-tf")
+        if not 0.0 <= self.mixing <= 1.0:
+            raise UserError(f"--style-mixing must be a probability in [0, 1], got {self.mixing}")
+        if self.mixing and self.styles < 2:
+            raise UserError("--style-mixing needs a style-based generator (--architecture stylegan)")
+
+    def with_mixing(self, probability):
+        """This conditioning with style mixing at `probability` in training draws."""
+        return dataclasses.replace(self, mixing=float(probability))
 
     @classmethod
     def of(cls, generator):
@@ -75,11 +99,17 @@ class Conditioning:
         if len(shapes["z"]) != 2:
             raise UserError(f"a generator takes noise shaped [batch, latent_dim], this model takes "
                             f"{list(shapes['z'])}: is it a generator?")
-        unknown = sorted(set(shapes) - {"z", "label", "code", "continuous"})
+        unknown = sorted(set(shapes) - {"z", "label", "code", "continuous", *STYLE_INPUTS})
         if unknown:
-            raise UserError(f"generator input(s) {unknown} are not z, label, code or continuous; gan-tf "
-                            "cannot tell what to feed them")
+            raise UserError(f"generator input(s) {unknown} are not z, label, code, continuous, mix_z, crossover "
+                            "or truncation; gan-tf cannot tell what to feed them")
         layer_names = {layer.name for layer in generator.layers}
+        styles = 0
+        if set(STYLE_INPUTS) & set(shapes):
+            if not set(STYLE_INPUTS) <= set(shapes) or STYLE_MIX_LAYER not in layer_names:
+                raise UserError(f"a style-based generator takes all of {list(STYLE_INPUTS)} and mixes them in a "
+                                f"StyleMix layer named {STYLE_MIX_LAYER!r} (gan_tf.models.style)")
+            styles = int(generator.get_layer(STYLE_MIX_LAYER).num_styles)
         classes = {}
         for name, layer in (("label", LABEL_EMBEDDING_LAYER), ("code", CODE_ONE_HOT_LAYER)):
             if name in shapes:
@@ -89,7 +119,7 @@ class Conditioning:
                 classes[name] = generator.get_layer(layer).input_dim
         return cls(latent_dim=int(shapes["z"][-1]), num_classes=classes.get("label", 0),
                    categories=classes.get("code", 0),
-                   continuous=int(shapes["continuous"][-1]) if "continuous" in shapes else 0)
+                   continuous=int(shapes["continuous"][-1]) if "continuous" in shapes else 0, styles=styles)
 
     @classmethod
     def from_metadata(cls, latent_dim, metadata, input_shapes):
@@ -99,17 +129,18 @@ class Conditioning:
             latent_dim=latent_dim,
             num_classes=int(metadata.get("num_classes", 0)) if "label" in input_shapes else 0,
             categories=int(metadata.get("info_categories", 0)) if "code" in input_shapes else 0,
-            continuous=int(input_shapes["continuous"][-1]) if "continuous" in input_shapes else 0)
-        if set(conditioning.names) != set(input_shapes):
+            continuous=int(input_shapes["continuous"][-1]) if "continuous" in input_shapes else 0,
+            styles=int(metadata.get("styles", 0)) if "truncation" in input_shapes else 0)
+        if set(conditioning.serving_names) != set(input_shapes):
             raise UserError(f"the SavedModel takes {sorted(input_shapes)} but its assets.extra/config.json "
-                            f"describes {conditioning.names}; re-export it with gan-tf export")
+                            f"describes {conditioning.serving_names}; re-export it with gan-tf export")
         return conditioning
 
     def metadata(self):
         """What an export records so `from_metadata` can rebuild this object."""
         return {"latent_dim": self.latent_dim, "num_classes": self.num_classes,
-                "info_categories": self.categories, "info_continuous": self.continuous,
-                "inputs": self.names}
+                "info_categories": self.categories, "info_continuous": self.continuous, "styles": self.styles,
+                "inputs": self.serving_names}
 
     # What exists ----------------------------------------------------------------------------------
 
@@ -117,7 +148,14 @@ class Conditioning:
     def names(self):
         """G's input names in the order G takes them."""
         return ["z"] + [name for name, used in (("label", self.num_classes), ("code", self.categories),
-                                                 ("continuous", self.continuous)) if used]
+                                                 ("continuous", self.continuous)) if used] + \
+            (list(STYLE_INPUTS) if self.styles else [])
+
+    @property
+    def serving_names(self):
+        """The inputs an export's `serving_default` takes: G's, less the mixing ones (a served style-based
+        G takes z and truncation; `expand` fills mix_z and crossover with "no mixing")."""
+        return [name for name in self.names if name not in ("mix_z", "crossover")]
 
     @property
     def is_info(self):
@@ -151,6 +189,8 @@ class Conditioning:
                                                  dtype="int32")
         if self.num_classes:
             return GeneratorDraw([z, labels], condition=labels)
+        if self.styles:
+            return GeneratorDraw([z, *self._mixing_draw(z, seed)])
         if not self.is_info:
             return GeneratorDraw([z])
         continuous = None
@@ -159,6 +199,21 @@ class Conditioning:
                                                      seed=seed(CONTINUOUS_STREAM))
         inputs = [z] + [code for code in (labels, continuous) if code is not None]
         return GeneratorDraw(inputs, codes=(labels, continuous))
+
+    def _mixing_draw(self, z, seed):
+        # Style mixing regularisation: with probability `mixing`, a second latent takes over the style
+        # layers from a crossover drawn uniformly in 1..styles-1; otherwise crossover = styles (none).
+        import tensorflow as tf
+
+        batch_size = tf.shape(z)[0]
+        mix_z = tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed(MIX_NOISE_STREAM))
+        crossover = tf.fill((batch_size,), self.styles)
+        if self.mixing:
+            cut = tf.random.stateless_uniform((batch_size,), seed=seed(CROSSOVER_STREAM), minval=1,
+                                              maxval=self.styles, dtype="int32")
+            mixed = tf.random.stateless_uniform((batch_size,), seed=seed(MIXING_COIN_STREAM)) < self.mixing
+            crossover = tf.where(mixed, cut, crossover)
+        return [mix_z, crossover, tf.ones((batch_size,), z.dtype)]
 
     def split_batch(self, data):
         """(images, labels or None) from a training batch; a conditional GAN needs the labels."""
@@ -200,11 +255,12 @@ class Conditioning:
 
     # Sampling: numpy inputs by name ---------------------------------------------------------------
 
-    def build(self, z, labels=None, continuous=None, seed=0):
+    def build(self, z, labels=None, continuous=None, seed=0, truncation=None):
         """G's inputs as a dict by name, for latent vectors z [n, latent_dim].
 
         labels: class (or categorical code) per row; default 0, 1, ..., k-1, 0, 1, ...
         continuous: InfoGAN's continuous codes [n, c]; default uniform in [-1, 1] drawn from `seed`.
+        truncation: a style-based G's psi (a number or one per row); default 1 (none). No mixing.
         """
         z = np.asarray(z, np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
@@ -223,6 +279,14 @@ class Conditioning:
             if continuous is None:
                 continuous = np.random.default_rng(seed).uniform(-1, 1, (len(z), self.continuous))
             inputs["continuous"] = np.asarray(continuous, np.float32).reshape(len(z), self.continuous)
+        if self.styles:
+            psi = np.broadcast_to(np.asarray(1.0 if truncation is None else truncation, np.float32), (len(z),))
+            if not np.all(np.isfinite(psi)):
+                raise UserError(f"--truncation must be a finite number, got {truncation}")
+            inputs.update(mix_z=z, crossover=np.full(len(z), self.styles, np.int32), truncation=psi.copy())
+        elif truncation is not None:
+            raise UserError("this generator has no truncation input; only style-based generators "
+                            "(--preset stylegan) take --truncation")
         return inputs
 
     def noise(self, count, seed):
@@ -271,19 +335,33 @@ class Conditioning:
         specs = {"z": tf.TensorSpec([None, self.latent_dim], tf.float32, name="z"),
                  "label": tf.TensorSpec([None], tf.int32, name="label"),
                  "code": tf.TensorSpec([None], tf.int32, name="code"),
-                 "continuous": tf.TensorSpec([None, self.continuous], tf.float32, name="continuous")}
-        return [specs[name] for name in self.names]
+                 "continuous": tf.TensorSpec([None, self.continuous], tf.float32, name="continuous"),
+                 "truncation": tf.TensorSpec([None], tf.float32, name="truncation")}
+        return [specs[name] for name in self.serving_names]
+
+    def expand(self, serving_inputs):
+        """G's inputs (tensors, G's order) from `serving_default`'s: a style-based G gets mix_z = z and a
+        crossover past the last style layer (no mixing)."""
+        import tensorflow as tf
+
+        if not self.styles:
+            return list(serving_inputs)
+        z, truncation = serving_inputs
+        return [z, z, tf.fill(tf.shape(z)[:1], self.styles), truncation]
 
     def sample_specs(self):
-        """The `sample` signature's inputs: num_samples, seed and (with classes) label, all scalars."""
+        """The `sample` signature's inputs, all scalars: num_samples, seed, label (with classes) and
+        truncation (style-based G)."""
         import tensorflow as tf
 
         specs = [tf.TensorSpec([], tf.int32, name="num_samples"), tf.TensorSpec([], tf.int64, name="seed")]
         if self.classes:
             specs.append(tf.TensorSpec([], tf.int32, name="label"))
+        if self.styles:
+            specs.append(tf.TensorSpec([], tf.float32, name="truncation"))
         return specs
 
-    def sample_inputs(self, num_samples, seed, label=None):
+    def sample_inputs(self, num_samples, seed, label=None, truncation=None):
         """G's inputs inside the `sample` signature: stateless draws from `seed`, so the same seed gives
         the same images in any process and on any server replica; label -1 cycles through the classes."""
         import tensorflow as tf
@@ -302,4 +380,6 @@ class Conditioning:
             inputs.append(tf.random.stateless_uniform(
                 tf.stack([num_samples, self.continuous]), minval=-1.0, maxval=1.0,
                 seed=tf.stack([seed, tf.constant(1, tf.int64)])))
+        if self.styles:
+            inputs = self.expand([z, tf.fill([num_samples], tf.cast(truncation, tf.float32))])
         return inputs

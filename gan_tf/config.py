@@ -16,7 +16,10 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop")
 XLA_MODES = ("auto", "on", "off")
 LOSS_NAMES = ("non-saturating", "minimax", "least-squares", "wasserstein", "hinge")
 STRATEGIES = ("default", "mirrored")
-PRESET_NAMES = ("dcgan", "cgan", "wgan", "wgan-gp", "lsgan", "hinge-sn", "infogan")  # see PRESETS
+ARCHITECTURES = ("dcgan", "progan", "stylegan")
+RESAMPLE_MODES = ("nearest", "bilinear")  # gan_tf.models.style.RESAMPLE_MODES
+STYLE_MODULATIONS = ("adain", "demodulation")  # gan_tf.models.style.STYLE_MODES
+PRESET_NAMES = ("dcgan", "cgan", "wgan", "wgan-gp", "lsgan", "hinge-sn", "infogan", "progan", "stylegan")
 
 
 def _option(default, help, choices=None):
@@ -39,19 +42,41 @@ class TrainConfig:
     batch_size: int = _option(32, "images per step; 32 gives twice the updates of 64 in the same time, "
                               "and on 5k images the number of updates is what counts")
     # Models
+    architecture: str = _option("dcgan", "dcgan (Dense -> Conv2DTranspose G, Conv2D D), progan (progressive "
+                                "growing, Karras et al. 2018) or stylegan (style-based G, Karras et al. 2019); "
+                                "the last two draw 32x32 (digits padded) or 64x64 images", ARCHITECTURES)
     latent_dim: int = _option(64, "width of the noise vector z; 64 is plenty for digits")
-    generator_width: int = _option(32, "channels of G's last upsampling block, doubling towards z")
-    discriminator_width: int = _option(64, "channels of D's first conv block, doubling each block")
-    batch_norm: bool = _option(True, "BatchNorm in G: without it the small MNIST DCGAN collapses")
+    generator_width: int = _option(32, "channels of G's last upsampling block, doubling towards z "
+                                   "(progan/stylegan: at full size, doubling per level up to 8x)")
+    discriminator_width: int = _option(64, "channels of D's first conv block, doubling each block "
+                                       "(progan/stylegan: at full size, doubling per level up to 8x)")
+    batch_norm: bool = _option(True, "BatchNorm in G (dcgan only; progan and stylegan use pixel norm or "
+                               "styles): without it the small MNIST DCGAN collapses")
     dropout: float = _option(0.0, "Dropout after each D block (DCGAN tutorials use 0.3); off: within "
                              "minutes of training D's signal to G matters more than regularising D")
     minibatch_std: bool = _option(True, "append the batch's standard deviation as a feature map in D "
                                   "(Karras et al. 2018): keeps all ten digits in play")
     spectral_norm: bool = _option(False, "spectral normalisation of D's weights (Miyato et al. 2018), "
                                   "Keras' own SpectralNormalization: a 1-Lipschitz D without a penalty")
-    minibatch_kernels: int = _option(32, "mini-batch discrimination kernels in D (Salimans et al. 2016): "
-                                     "D sees which samples are over-produced, which evens out the ten "
+    minibatch_kernels: int = _option(32, "mini-batch discrimination kernels in D (Salimans et al. 2016; dcgan "
+                                     "only): D sees which samples are over-produced, which evens out the ten "
                                      "digits' shares; 0 is off")
+    # Progressive and style-based models
+    growth_images: int = _option(20000, "progan/stylegan: images shown per fade-in of a new level and per "
+                                 "stable phase after it (ProGAN's schedule); 0 trains all levels from the "
+                                 "start")
+    resample: str = _option("bilinear", "progan/stylegan: up/downsampling inside the blocks: nearest "
+                            "(ProGAN) or bilinear (StyleGAN's tuning, less aliasing)", RESAMPLE_MODES)
+    mapping_layers: int = _option(8, "stylegan: depth of the mapping network z -> w (the paper's 8)")
+    style_modulation: str = _option("adain", "stylegan: how styles enter: adain (StyleGAN) or demodulation "
+                                    "(StyleGAN2's weight demodulation, no droplet artefacts)",
+                                    STYLE_MODULATIONS)
+    constant_input: bool = _option(True, "stylegan: start from a learned 4x4 constant (the paper's config "
+                                   "D); off feeds w through a dense layer, the traditional input")
+    noise_inputs: bool = _option(True, "stylegan: per-pixel noise with learned per-channel scales in every "
+                                 "layer (config E), the source of stochastic detail")
+    style_mixing: float = _option(0.0, "stylegan: probability that a training draw mixes two latents at a "
+                                  "random layer (config F; the paper's 0.9); 0 is off")
     # Conditioning
     conditional: bool = _option(False, "conditional GAN (Mirza and Osindero 2014): G and D take the class "
                                 "label, so you can ask for a digit; needs a labelled data set")
@@ -75,6 +100,7 @@ class TrainConfig:
     d_learning_rate: float = _option(5e-4, "D's learning rate, equal to G's: balanced players")
     beta1: float = _option(0.5, "Adam's beta_1 (SGD's momentum; RMSprop ignores it); 0.5 (DCGAN) damps the "
                            "oscillation 0.9 causes")
+    beta2: float = _option(0.999, "Adam's beta_2 (others ignore it); ProGAN and StyleGAN use 0.99")
     d_steps: int = _option(1, "D updates per G update (k in Goodfellow et al. 2014)")
     label_smoothing: float = _option(0.1, "one-sided label smoothing (Salimans et al. 2016): D's real "
                                      "target is 1 - this; with minibatch discrimination an unsmoothed D "
@@ -123,7 +149,7 @@ class TrainConfig:
             if not value > 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, got {value}")
         for name, value in {"dropout": self.dropout, "label_smoothing": self.label_smoothing,
-                            "ema_decay": self.ema_decay, "beta1": self.beta1}.items():
+                            "ema_decay": self.ema_decay, "beta1": self.beta1, "beta2": self.beta2}.items():
             if not 0.0 <= value < 1.0:
                 raise UserError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
         for name, value in {"gradient_penalty_weight": self.gradient_penalty_weight,
@@ -144,7 +170,23 @@ class TrainConfig:
                                          or self.r1_weight or self.clip_value):
             raise UserError("--style combined trains with binary cross-entropy (non-saturating or minimax) "
                              "and no penalties; use --style fit for other losses and regularisers")
-        for name in ("style", "optimizer", "xla", "strategy", "loss", "preset"):
+        if self.growth_images < 0 or self.mapping_layers < 0:
+            raise UserError(f"--growth-images and --mapping-layers must be 0 or more, got {self.growth_images} "
+                            f"and {self.mapping_layers}")
+        if not 0.0 <= self.style_mixing <= 1.0:
+            raise UserError(f"--style-mixing must be a probability in [0, 1], got {self.style_mixing}")
+        if self.style_mixing and self.architecture != "stylegan":
+            raise UserError("--style-mixing mixes the styles of a style-based generator; add --architecture "
+                            "stylegan (or --preset stylegan)")
+        if self.architecture != "dcgan" and (self.style == "combined" or self.conditional or self.is_info
+                                             or self.spectral_norm or self.dropout):
+            raise UserError(f"--architecture {self.architecture} trains with --style fit, unconditionally, "
+                            "without --spectral-norm or --dropout; drop those flags or use --architecture dcgan")
+        if self.architecture != "dcgan" and self.image_size == 28:
+            raise UserError(f"--architecture {self.architecture} draws power-of-two sides; use --image-size 32 "
+                            "(28x28 digits are padded) or 64")
+        for name in ("style", "optimizer", "xla", "strategy", "loss", "preset", "architecture", "resample",
+                     "style_modulation"):
             choices = CONFIG_FIELDS[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise UserError(f"--{name} must be one of {', '.join(choices)}, "
@@ -190,6 +232,23 @@ class TrainConfig:
 CONFIG_FIELDS = {item.name: item for item in dataclasses.fields(TrainConfig)}
 
 
+# ProGAN and StyleGAN, sized for 32x32 digits on a CPU. Both train as StyleGAN did on FFHQ: the
+# non-saturating loss with R1 on the reals, Adam(beta1 0, beta2 0.99), an EMA of G; nothing couples a
+# batch in D but the minibatch standard deviation.
+_PROGRESSIVE_VALUES = {"batch_norm": False, "minibatch_kernels": 0, "label_smoothing": 0.0, "beta1": 0.0,
+                       "beta2": 0.99, "r1_weight": 1.0, "g_learning_rate": 2e-3, "d_learning_rate": 2e-3,
+                       "generator_width": 16, "discriminator_width": 16, "growth_images": 20000,
+                       "epochs": 40}
+PROGAN_SUMMARY = ("progressive growing (Karras et al. 2018): levels 4x4 to 32x32 faded in one after the other "
+                  "by a progress number, equalised learning rate, pixel norm, minibatch std; nearest "
+                  "up/downsampling; non-saturating loss with R1")
+PROGAN_VALUES = {"architecture": "progan", "resample": "nearest", **_PROGRESSIVE_VALUES}
+STYLEGAN_SUMMARY = ("style-based generator (Karras et al. 2019), the paper's config F: mapping network, AdaIN "
+                    "styles, learned constant input, noise inputs, bilinear resampling, 90% style mixing; grown "
+                    "progressively like progan")
+STYLEGAN_VALUES = {"architecture": "stylegan", "resample": "bilinear", "style_mixing": 0.9, **_PROGRESSIVE_VALUES}
+
+
 @dataclass(frozen=True)
 class Preset:
     """A named recipe: config values over the defaults, and the paper it follows."""
@@ -228,6 +287,8 @@ PRESETS = {preset.name: preset for preset in (
     Preset("infogan", "InfoGAN (Chen et al. 2016): a 10-way categorical and 2 continuous codes that G "
            "must make readable by a Q head on D's body",
            {"info_categories": 10, "info_continuous": 2}),
+    Preset("progan", PROGAN_SUMMARY, PROGAN_VALUES),
+    Preset("stylegan", STYLEGAN_SUMMARY, STYLEGAN_VALUES),
 )}
 
 

@@ -8,6 +8,7 @@ Sources:
 - an `.npz` / `.npy` file holding an image array (uint8 0..255 or float 0..1) and optional labels.
 """
 
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass
@@ -155,12 +156,21 @@ def _conform(images, image_size, channels):
     elif channels == 1 and images.shape[-1] == 3:
         weights = np.array([0.299, 0.587, 0.114], np.float32)
         images = np.round(images.astype(np.float32) @ weights)[..., None].astype(np.uint8)
+    if image_size == 32 and images.shape[1:3] == (28, 28):
+        # Pad, do not stretch: LeNet's 32x32 digits. Strokes keep their width, and the digit
+        # classifier judges the centre 28x28 crop of a 32x32 generator's images (gan_tf.classifier).
+        return np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
     if image_size is not None and images.shape[1:3] != (image_size, image_size):
         import tensorflow as tf
 
         resized = tf.image.resize(images.astype(np.float32), (image_size, image_size), antialias=True)
         images = np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
     return images
+
+
+def conform(image_set, image_size=None, channels=None):
+    """The same `ImageSet` at another side and/or channel count (28 -> 32 pads with black)."""
+    return dataclasses.replace(image_set, images=_conform(image_set.images, image_size, channels))
 
 
 def to_dataset(image_set, batch_size, seed=0, with_labels=False, drop_remainder=True):

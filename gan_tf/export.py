@@ -5,12 +5,12 @@
 
 Two signatures, both self-contained (loading needs TensorFlow only, no gan_tf code):
 - `serving_default`: z float32 [batch, latent_dim] (a conditional G also takes label int32 [batch]; an
-  InfoGAN G code int32 [batch] and continuous float32 [batch, c]) -> images float32 [batch, H, W, C]
-  in [0, 1];
+  InfoGAN G code int32 [batch] and continuous float32 [batch, c]; a style-based G truncation float32
+  [batch], psi, 1 for none) -> images float32 [batch, H, W, C] in [0, 1];
 - `sample`: num_samples int32 scalar, seed int64 scalar (conditional and InfoGAN: label int32 scalar,
-  -1 for all classes in turn) -> images, and images_png_bytes (one PNG per image, so a REST client gets
-  pictures without numpy). Its noise is drawn with stateless random ops, so the same seed gives the
-  same images in any process, on any server replica.
+  -1 for all classes in turn; style-based: truncation float32 scalar) -> images, and images_png_bytes
+  (one PNG per image, so a REST client gets pictures without numpy). Its noise is drawn with
+  stateless random ops, so the same seed gives the same images in any process, on any server replica.
 
 Versions are never overwritten: an export is written to a hidden temporary folder (which TF Serving
 ignores, since it is not a number) and renamed into place when complete.
@@ -53,15 +53,19 @@ def build_archive(generator):
     archive.track(generator)
 
     def serving_default(*inputs):
-        return {"images": _unit_images(generator, inputs)}
+        return {"images": _unit_images(generator, conditioning.expand(inputs))}
 
-    def sample(num_samples, seed, label=None):
+    sample_names = [spec.name for spec in conditioning.sample_specs()]
+
+    def sample(*arguments):
+        named = dict(zip(sample_names, arguments))
+        num_samples = named.pop("num_samples")
         checks = [tf.debugging.assert_greater(num_samples, 0, message="num_samples must be at least 1"),
                   tf.debugging.assert_less_equal(num_samples, MAX_SAMPLES_PER_REQUEST,
                                                  message=f"num_samples must be at most {MAX_SAMPLES_PER_REQUEST}")]
         with tf.control_dependencies(checks):  # every op below waits for the checks: a clear refusal first
             num_samples = tf.identity(num_samples)
-        images = _unit_images(generator, conditioning.sample_inputs(num_samples, seed, label))
+        images = _unit_images(generator, conditioning.sample_inputs(num_samples, **named))
         image_bytes = tf.cast(tf.round(images * 255.0), tf.uint8)
         png = tf.map_fn(tf.io.encode_png, image_bytes, fn_output_signature=tf.string)
         return {"images": images, "images_png_bytes": png}

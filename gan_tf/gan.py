@@ -40,16 +40,18 @@ class GAN(keras.Model):
         info_weight: InfoGAN's lambda: both players also minimise it times the codes' reconstruction
             loss from Q (a lower bound on the mutual information between codes and images).
         seed: seed of the noise; with it a run is reproducible.
+        style_mixing: a style-based G's mixing regularisation probability (Karras et al. 2019: 0.9);
+            the draws mix, the step does not change (`Conditioning.with_mixing`).
     """
 
     def __init__(self, generator, discriminator, loss="non-saturating", d_steps=1, label_smoothing=0.0,
-                 ema_decay=0.0, regularization=None, info_weight=1.0, seed=0, **kwargs):
+                 ema_decay=0.0, regularization=None, info_weight=1.0, seed=0, style_mixing=0.0, **kwargs):
         super().__init__(**kwargs)
         if d_steps < 1:
             raise UserError(f"--d-steps must be at least 1, got {d_steps}")
         self.generator = generator
         self.discriminator = discriminator
-        self.conditioning = Conditioning.of(generator)
+        self.conditioning = Conditioning.of(generator).with_mixing(style_mixing)
         self.generator_loss, self.discriminator_loss = get_losses(loss) if isinstance(loss, str) else loss
         self.d_steps = d_steps
         self.label_smoothing = label_smoothing

@@ -33,7 +33,7 @@ class SavedModelGenerator:
         return self.conditioning.latent_dim
 
     def unit_images(self, inputs):
-        return np.asarray(self.function(**inputs)["images"])
+        return np.asarray(self.function(**{name: inputs[name] for name in self.conditioning.serving_names})["images"])
 
 
 def load_generator(path):
@@ -54,14 +54,15 @@ def image_shape_of(generator):
     return tuple(int(size) for size in generator.outputs[0].shape[1:])
 
 
-def generate_unit_images(generator, z, labels=None, continuous=None, seed=0, batch_size=500):
+def generate_unit_images(generator, z, labels=None, continuous=None, seed=0, batch_size=500, truncation=None):
     """Images in [0, 1] for latent vectors z, from a Keras generator or a SavedModel.
 
     labels / continuous: a conditional or InfoGAN generator's other inputs (see
-    `Conditioning.build`: by default labels cycle through the classes).
+    `Conditioning.build`: by default labels cycle through the classes). truncation: a style-based
+    generator's psi (default 1, none).
     """
     conditioning = Conditioning.of(generator)
-    inputs = conditioning.build(z, labels, continuous, seed)
+    inputs = conditioning.build(z, labels, continuous, seed, truncation)
     batches = []
     for start in range(0, len(inputs["z"]), batch_size):
         batch = {name: value[start:start + batch_size] for name, value in inputs.items()}
@@ -73,12 +74,13 @@ def generate_unit_images(generator, z, labels=None, continuous=None, seed=0, bat
     return np.concatenate(batches)
 
 
-def sample_unit_images(generator, count, seed=0, labels=None, batch_size=500):
+def sample_unit_images(generator, count, seed=0, labels=None, batch_size=500, truncation=None):
     """`count` images in [0, 1], z ~ N(0, I) drawn from `seed` (the same z for .keras and SavedModel)."""
     if not 0 < count <= MAX_SAMPLES:
         raise UserError(f"--n must be between 1 and {MAX_SAMPLES}, got {count}")
     noise = Conditioning.of(generator).noise(count, seed)
-    return generate_unit_images(generator, noise, labels, seed=seed + 1, batch_size=batch_size)
+    return generate_unit_images(generator, noise, labels, seed=seed + 1, batch_size=batch_size,
+                                truncation=truncation)
 
 
 def write_samples(unit_images, out):

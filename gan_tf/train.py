@@ -15,7 +15,7 @@ from gan_tf.combined import CombinedGAN
 from gan_tf.config import TrainConfig
 from gan_tf.errors import UserError
 from gan_tf.gan import GAN
-from gan_tf.models import build_discriminator, build_generator, conditional
+from gan_tf.models import build_discriminator, build_generator, conditional, style
 from gan_tf.regularizers import Regularization
 
 
@@ -27,17 +27,32 @@ class RunResult:
     history: list
 
 
-def make_optimizer(name, learning_rate, beta1):
+def make_optimizer(name, learning_rate, beta1, beta2=0.999):
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate, beta_1=beta1)
+        return keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate)
     return keras.optimizers.SGD(learning_rate, momentum=beta1)
 
 
 def build_models(config, image_size, channels, num_classes=0):
-    """(G, D) as the config says: plain DCGAN, conditional (`num_classes` labels) or InfoGAN."""
+    """(G, D) as the config says: plain DCGAN, conditional (`num_classes` labels), InfoGAN, ProGAN or
+    StyleGAN."""
     image_args = dict(image_size=image_size, channels=channels)
+    if config.architecture != "dcgan":
+        widths = dict(max_width=8 * config.generator_width, resample=config.resample)
+        if config.architecture == "progan":
+            generator = style.build_progan_generator(latent_dim=config.latent_dim, width=config.generator_width,
+                                                     seed=config.seed, **widths, **image_args)
+        else:
+            generator = style.build_stylegan_generator(
+                latent_dim=config.latent_dim, width=config.generator_width, mapping_layers=config.mapping_layers,
+                style_mode=config.style_modulation, constant_input=config.constant_input,
+                noise_inputs=config.noise_inputs, seed=config.seed, **widths, **image_args)
+        discriminator = style.build_progressive_discriminator(
+            width=config.discriminator_width, max_width=8 * config.discriminator_width, resample=config.resample,
+            minibatch_std=config.minibatch_std, augment=config.augment, seed=config.seed, **image_args)
+        return generator, discriminator
     g_args = dict(latent_dim=config.latent_dim, width=config.generator_width, batch_norm=config.batch_norm,
                   **image_args)
     d_args = dict(width=config.discriminator_width, dropout=config.dropout, spectral_norm=config.spectral_norm,
@@ -56,8 +71,8 @@ def build_models(config, image_size, channels, num_classes=0):
 def build_trainer(config, image_size, channels, num_classes=0):
     """G, D and the trainer of `config.style`, with fresh optimizers (under the current strategy scope)."""
     generator, discriminator = build_models(config, image_size, channels, num_classes)
-    g_optimizer = make_optimizer(config.optimizer, config.g_learning_rate, config.beta1)
-    d_optimizer = make_optimizer(config.optimizer, config.d_learning_rate, config.beta1)
+    g_optimizer = make_optimizer(config.optimizer, config.g_learning_rate, config.beta1, config.beta2)
+    d_optimizer = make_optimizer(config.optimizer, config.d_learning_rate, config.beta1, config.beta2)
     if config.style == "combined":
         return CombinedGAN(generator, discriminator, g_optimizer, d_optimizer, loss=config.loss,
                            d_steps=config.d_steps, label_smoothing=config.label_smoothing,
@@ -66,7 +81,7 @@ def build_trainer(config, image_size, channels, num_classes=0):
                   label_smoothing=config.label_smoothing, ema_decay=config.ema_decay,
                   regularization=Regularization(config.gradient_penalty_weight, config.r1_weight,
                                                 config.clip_value),
-                  info_weight=config.info_weight, seed=config.seed)
+                  info_weight=config.info_weight, seed=config.seed, style_mixing=config.style_mixing)
     trainer.compile(g_optimizer, d_optimizer, jit_compile=distribute.resolve_xla(config.xla))
     return trainer
 
@@ -76,6 +91,8 @@ def train(config, verbose=True, extra_callbacks=()):
     run_dir = runs.resolve_run_dir(config)
     keras.utils.set_random_seed(config.seed)
     image_set = data.load(config.dataset, config.image_size, config.channels)
+    if config.architecture != "dcgan" and config.image_size is None and image_set.images.shape[1] == 28:
+        image_set = data.conform(image_set, 32)  # progressive models draw powers of two: pad the digits
     image_size, channels = image_set.images.shape[1], image_set.images.shape[-1]
     num_classes = 0
     if config.conditional:
@@ -111,6 +128,8 @@ def train(config, verbose=True, extra_callbacks=()):
         run_callbacks.EpochCheckpoint(run_dir),
         *extra_callbacks,
     ]
+    if config.architecture != "dcgan":
+        callbacks.insert(0, run_callbacks.GrowthSchedule(config.growth_images, config.batch_size))
     monitor = run_callbacks.frechet_distance_monitor(config, trainer.conditioning, image_set, run_dir, verbose)
     if monitor is not None:
         callbacks.insert(1, monitor)  # before RunHistory, which records the `fd` it adds to the logs
