@@ -108,8 +108,22 @@ def build_parser():
     sample.add_argument("--label", type=int, default=None,
                         help="conditional or InfoGAN generators: draw only this class (or categorical "
                         "code); default: all classes in turn")
+    sample.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                        help="style-based generators: the truncation trick, w = w_avg + PSI (w - w_avg); "
+                        "0.5-0.8 trades variety for cleaner images (default: 1, none)")
     sample.add_argument("--out", default="samples.png",
                         help="a grid .png, an .npz of images in [0, 1], or a folder for PNGs")
+
+    mix = commands.add_parser("style-mix", help="StyleGAN's style-mixing grid: coarse, middle and fine "
+                              "styles of row seeds copied into column seeds' images")
+    mix.add_argument("--model", required=True, help="a style-based generator .keras file or run folder")
+    mix.add_argument("--row-seeds", type=seed_type, nargs="+", default=[1, 2, 3],
+                     help="seeds whose styles are copied (default: 1 2 3)")
+    mix.add_argument("--column-seeds", type=seed_type, nargs="+", default=[4, 5, 6, 7, 8],
+                     help="seeds whose images receive them (default: 4 5 6 7 8)")
+    mix.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                     help="truncation of every latent (default: 1, none)")
+    mix.add_argument("--out", default="style_mixing.png", help="the grid .png (default: style_mixing.png)")
 
     classifier = commands.add_parser("train-classifier",
                                       help="train the digit classifier used to judge samples")
@@ -278,9 +292,25 @@ def _sample(args):
     from gan_tf.sampling import load_generator, sample_unit_images, write_samples
 
     generator = load_generator(args.model)
-    out = write_samples(sample_unit_images(generator, args.n, args.seed, labels=args.label), args.out)
+    unit_images = sample_unit_images(generator, args.n, args.seed, labels=args.label, truncation=args.truncation)
+    out = write_samples(unit_images, args.out)
     which = f" of class {args.label}" if args.label is not None else ""
-    print(f"wrote {args.n} samples{which} to {out}")
+    truncated = f" at truncation {args.truncation}" if args.truncation is not None else ""
+    print(f"wrote {args.n} samples{which}{truncated} to {out}")
+
+
+def _style_mix(args):
+    from gan_tf import images as pixels
+    from gan_tf import mixing, runs
+
+    generator = runs.load_generator(args.model)
+    grid, ranges = mixing.mixing_grid(generator, args.row_seeds, args.column_seeds, args.truncation)
+    pixels.save_png(grid, args.out, scale=2)
+    rows = len(args.row_seeds)
+    parts = [f"rows {2 + index * rows}-{1 + (index + 1) * rows}: {name} styles (layers {first}-{stop - 1})"
+             for index, (name, (first, stop)) in enumerate(ranges)]
+    print(f"wrote {args.out}: top row the column seeds {args.column_seeds}; {'; '.join(parts)} "
+          f"from the row seeds {args.row_seeds}")
 
 
 def _train_classifier(args):
@@ -295,7 +325,7 @@ def _train_classifier(args):
 
 
 COMMANDS = {"train": _train, "sample": _sample, "train-classifier": _train_classifier,
-            "evaluate": _evaluate, "export": _export, "interpolate": _interpolate,
+            "evaluate": _evaluate, "export": _export, "interpolate": _interpolate, "style-mix": _style_mix,
             "serve-client": _serve_client}
 
 

@@ -180,4 +180,6 @@ def load_generator(path):
 
     if not zipfile.is_zipfile(path):  # a .keras file is a zip archive; anything else is not one
         raise UserError(f"{path} is not a Keras model file (not a .keras archive); pass runs/<name>/{GENERATOR_FILE}")
+    import gan_tf.models  # noqa: F401 (registers gan-tf's own layers, which progan/stylegan models use)
+
     return keras.models.load_model(path, compile=False)

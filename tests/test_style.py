@@ -329,3 +329,98 @@ def test_a_stylegan_step_runs_under_mirrored_strategy_and_under_xla(mode):
     assert np.isfinite(history.history["d_loss"][-1])
     w_avg = np.asarray(trainer.generator.get_layer(style.TRUNCATION_LAYER).w_avg)
     assert np.any(w_avg != 0)  # tracked during training, on both replicas alike
+
+
+# Using them: mixing, sampling with truncation, export -----------------------------------------
+
+def test_style_ranges_split_levels_into_coarse_middle_and_fine():
+    from gan_tf.mixing import style_ranges
+
+    assert style_ranges(8) == {"coarse": (0, 4), "middle": (4, 6), "fine": (6, 8)}  # 32x32: 4-8, 16, 32
+    assert style_ranges(10) == {"coarse": (0, 4), "middle": (4, 8), "fine": (8, 10)}  # 64x64
+    assert style_ranges(4) == {"coarse": (0, 2), "fine": (2, 4)}  # 8x8: no middle
+
+
+def test_mixing_any_number_of_latents_matches_the_generator_where_it_can():
+    from gan_tf.mixing import mixed_unit_images
+
+    generator = _stylegan(size=16)
+    _zero_noise(generator)
+    conditioning = Conditioning.of(generator)
+    z, other = conditioning.noise(3, 0), conditioning.noise(3, 1)
+    through_g = dict(conditioning.build(z, truncation=0.7), mix_z=other, crossover=np.full(3, 4, np.int32))
+    expected = np.clip((_images(generator, through_g) + 1) / 2, 0, 1)
+    mixed = mixed_unit_images(generator, [z, other], [0, 0, 0, 0, 1, 1], truncation=0.7)
+    np.testing.assert_allclose(mixed, expected, rtol=1e-5, atol=1e-5)
+    three = mixed_unit_images(generator, [z, other, conditioning.noise(3, 2)], [0, 0, 1, 1, 2, 2])
+    assert three.shape == (3, 16, 16, 1) and not np.allclose(three, mixed)
+    with pytest.raises(UserError, match="style-based generator"):
+        mixed_unit_images(style.build_progan_generator(8, 1, LATENT, 4, 8), [z], [0, 0, 0, 0])
+
+
+@pytest.fixture(scope="module")
+def stylegan_files(tmp_path_factory):
+    """A tiny style-based G saved as .keras and exported as a SavedModel (noise scales at zero)."""
+    from gan_tf import export
+
+    folder = tmp_path_factory.mktemp("stylegan")
+    generator = _stylegan(size=16)
+    _zero_noise(generator)
+    generator.get_layer(style.TRUNCATION_LAYER).w_avg.assign(RNG.standard_normal(LATENT).astype(np.float32))
+    generator.save(str(folder / "generator.keras"))
+    version = export.export_generator(generator, "stylegan", str(folder / "saved_models"))
+    return generator, folder, version
+
+
+def test_the_exported_stylegan_takes_z_and_truncation_under_saved_model_cli(stylegan_files):
+    import subprocess
+
+    from tests.test_export import SAVED_MODEL_CLI
+
+    generator, folder, version = stylegan_files
+    shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", version, "--all"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "inputs['truncation']" in shown.stdout and "inputs['mix_z']" not in shown.stdout
+    z = Conditioning.of(generator).noise(2, 5)
+    outdir = str(folder / "cli_out")
+    ran = subprocess.run([SAVED_MODEL_CLI, "run", "--dir", version, "--tag_set", "serve", "--signature_def",
+                          "serving_default", "--input_exprs", f"z={z.tolist()};truncation=[0.0, 0.0]",
+                          "--outdir", outdir], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    images = np.load(str(folder / "cli_out" / "images.npy"))
+    assert images.shape == (2, 16, 16, 1)
+    np.testing.assert_allclose(images[0], images[1], atol=1e-5)  # psi 0: w_avg for every z
+    inputs = Conditioning.of(generator).build(z, truncation=0.0)
+    np.testing.assert_allclose(images, np.clip((_images(generator, inputs) + 1) / 2, 0, 1), atol=1e-5)
+
+
+def test_sample_signature_takes_a_truncation(stylegan_files):
+    _, _, version = stylegan_files
+    sample = tf.saved_model.load(version).signatures["sample"]
+    images = {psi: sample(num_samples=tf.constant(3), seed=tf.constant(1, tf.int64),
+                          truncation=tf.constant(psi))["images"].numpy() for psi in (0.0, 1.0)}
+    np.testing.assert_allclose(images[0.0][0], images[0.0][2], atol=1e-5)
+    assert not np.allclose(images[1.0][0], images[1.0][2])
+
+
+def test_cli_samples_with_truncation_and_writes_the_mixing_grid(stylegan_files, tmp_path):
+    from PIL import Image
+
+    from tests.conftest import run_cli
+
+    _, folder, version = stylegan_files
+    for model in (str(folder / "generator.keras"), version):
+        out = str(tmp_path / f"truncated{len(model)}.npz")
+        result = run_cli("sample", "--model", model, "--n", "4", "--truncation", "0", "--out", out)
+        assert result.returncode == 0, result.stderr[-2000:]
+        images = np.load(out)["images"]
+        np.testing.assert_allclose(images[0], images[3], atol=1e-5)
+    grid = str(tmp_path / "mix.png")
+    result = run_cli("style-mix", "--model", str(folder / "generator.keras"), "--row-seeds", "1", "2",
+                     "--column-seeds", "3", "4", "5", "--out", grid)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "coarse" in result.stdout and "fine" in result.stdout
+    # 1 + 3 ranges x 2 row seeds = 7 rows and 4 columns of 16x16 tiles with 2-pixel padding, scaled x2
+    assert Image.open(grid).size == (2 * (4 * 18 + 2), 2 * (7 * 18 + 2))
+    refused = run_cli("sample", "--model", version, "--n", "2", "--truncation", "nan", "--out", str(tmp_path / "x.png"))
+    assert refused.returncode == 2 and "finite" in refused.stderr

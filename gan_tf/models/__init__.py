@@ -7,11 +7,15 @@ from gan_tf.models.dcgan import (
     build_sequential_generator,
 )
 from gan_tf.models.layers import DiffAugment
+from gan_tf.models.style import build_progan_generator, build_progressive_discriminator, build_stylegan_generator
 
 __all__ = [
     "DiffAugment",
     "build_discriminator",
     "build_generator",
+    "build_progan_generator",
+    "build_progressive_discriminator",
+    "build_stylegan_generator",
     "build_sequential_discriminator",
     "build_sequential_generator",
 ]
