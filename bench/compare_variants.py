@@ -2,12 +2,14 @@
 
     python bench/compare_variants.py [--presets dcgan wgan ...] [--epochs 5] [--n 1000]   # about 10 minutes
 
-For each preset (gan_tf.config.PRESETS): the classifier Frechet distance of the generator at
-initialisation and after `--epochs` epochs, KID, precision, recall, digit classes covered, how well
-the class input controls the digit (cgan: label accuracy; infogan: matched code agreement), and the
-wall time of the training run. Writes bench/results/compare_variants.{md,json} (the table the README
-quotes) and compare_variants.png (the final sample grids side by side). Every preset gets the same
-data, seed, epochs and sample count; their own recipes set everything else.
+For each preset of the DCGAN architecture (gan_tf.config.DCGAN_PRESETS; progan and stylegan grow
+through their first ~140k images and are compared by bench/stylegan_ablation.py): the classifier
+Frechet distance of the generator at initialisation and after `--epochs` epochs, KID, precision,
+recall, digit classes covered, how well the class input controls the digit (cgan: label accuracy;
+infogan: matched code agreement), and the wall time of the training run. Writes
+bench/results/compare_variants.{md,json} (the table the README quotes) and compare_variants.png (the
+final sample grids side by side). Every preset gets the same data, seed, epochs and sample count;
+their own recipes set everything else.
 """
 
 import argparse
@@ -127,10 +129,10 @@ def sample_figure(rows, path, seed=0):
 
 
 def main():
-    from gan_tf.config import PRESET_NAMES
+    from gan_tf.config import DCGAN_PRESETS, PRESET_NAMES
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=PRESET_NAMES)
+    parser.add_argument("--presets", nargs="+", default=list(DCGAN_PRESETS), choices=PRESET_NAMES)
     parser.add_argument("--epochs", type=int, default=5, help="epochs per preset (default: 5)")
     parser.add_argument("--n", type=int, default=1000, help="samples per measurement (default: 1000)")
     parser.add_argument("--seed", type=int, default=0)

@@ -147,7 +147,7 @@ class GrowthSchedule(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.current is not None:
-            logs["progress"] = self.current
+            logs["progress"] = round(self.current, 4)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

@@ -20,6 +20,9 @@ ARCHITECTURES = ("dcgan", "progan", "stylegan")
 RESAMPLE_MODES = ("nearest", "bilinear")  # gan_tf.models.style.RESAMPLE_MODES
 STYLE_MODULATIONS = ("adain", "demodulation")  # gan_tf.models.style.STYLE_MODES
 PRESET_NAMES = ("dcgan", "cgan", "wgan", "wgan-gp", "lsgan", "hinge-sn", "infogan", "progan", "stylegan")
+# Presets of the DCGAN architecture: a five-epoch comparison ranks them fairly. progan and stylegan grow
+# through their first ~140k images (bench/stylegan_ablation.py compares them on their own budget).
+DCGAN_PRESETS = tuple(name for name in PRESET_NAMES if name not in ("progan", "stylegan"))
 
 
 def _option(default, help, choices=None):

@@ -28,7 +28,7 @@ def test_every_preset_is_listed_documented_and_valid():
             assert getattr(config, key) == value
     assert preset_config("wgan-gp", d_steps=2).d_steps == 2  # explicit values win over the preset's
     with pytest.raises(UserError, match="unknown preset"):
-        preset_config("stylegan")
+        preset_config("biggan")
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
