@@ -36,8 +36,14 @@ def _register(cls):
     return keras.saving.register_keras_serializable(package="gan_tf")(cls)
 
 
+def _leaky_relu(x):
+    # max(x, 0.2 x) rather than TF's LeakyRelu op: grappler's remapper fuses a bias add into LeakyRelu
+    # and then fails on its gradient, printing an error line at every run (TF 2.21).
+    return ops.maximum(x, 0.2 * x)
+
+
 def _activate(x, activation):
-    return keras.activations.leaky_relu(x, negative_slope=0.2) if activation == "leaky_relu" else x
+    return _leaky_relu(x) if activation == "leaky_relu" else x
 
 
 # Equalised learning rate -------------------------------------------------------------------------
@@ -459,7 +465,7 @@ class BiasActivation(layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(int(input_shape[-1]),), initializer="zeros")
 
     def call(self, inputs):
-        return keras.activations.leaky_relu(inputs + self.bias, negative_slope=0.2)
+        return _leaky_relu(inputs + self.bias)
 
 
 # Builders ---------------------------------------------------------------------------------------
