@@ -1,7 +1,8 @@
 """The acceptance bar of the main job: default training gives recognisable, diverse digits in 10 minutes.
 
 Also the variants issue's bars: the class input of cgan / infogan controls the digit, every preset
-halves its initial FD; and the progressive and style-based presets pass the digit bar. Slow (about 8 minutes per training on 2 cores; the preset sweep about 15):
+halves its initial FD; and the progressive and style-based presets pass the digit bar. Slow (about 8
+minutes per training on 2 cores; the preset sweep about 15):
 run with `python -m pytest -m slow tests/test_quality.py`.
 """
 
