@@ -161,6 +161,8 @@ def build_parser():
     client.add_argument("--seed", type=seed_type, default=0, help="seed for the `sample` signature (default: 0)")
     client.add_argument("--label", type=int, default=None,
                         help="conditional or InfoGAN models: the class to draw, -1 for all in turn")
+    client.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                        help="style-based models (their `sample` signature needs it): psi, 1 for none")
     client.add_argument("--out", default="served.png", help="a grid .png, an .npz or a folder of PNGs")
     client.add_argument("--status", action="store_true", help="print the model's status and metadata (REST) and stop")
     client.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default: 30)")
@@ -276,7 +278,7 @@ def _serve_client(args):
         client = serving.GrpcClient(args.grpc, args.model, args.version, args.timeout)
     else:
         client = serving.RestClient(args.url, args.model, args.version, args.timeout)
-    images, png_bytes = client.sample(args.n, args.seed, args.label)
+    images, png_bytes = client.sample(args.n, args.seed, args.label, args.truncation)
     out = write_samples(images, args.out)
     average = sum(map(len, png_bytes)) // max(len(png_bytes), 1)
     print(f"received {len(png_bytes)} images (PNGs of {average} bytes on average) from {args.model}; wrote {out}")

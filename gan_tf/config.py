@@ -61,8 +61,8 @@ class TrainConfig:
                                   "(Karras et al. 2018): keeps all ten digits in play")
     spectral_norm: bool = _option(False, "spectral normalisation of D's weights (Miyato et al. 2018), "
                                   "Keras' own SpectralNormalization: a 1-Lipschitz D without a penalty")
-    minibatch_kernels: int = _option(32, "mini-batch discrimination kernels in D (Salimans et al. 2016; dcgan "
-                                     "only): D sees which samples are over-produced, which evens out the ten "
+    minibatch_kernels: int = _option(32, "mini-batch discrimination kernels in D (Salimans et al. 2016): "
+                                     "D sees which samples are over-produced, which evens out the ten "
                                      "digits' shares; 0 is off")
     # Progressive and style-based models
     growth_images: int = _option(20000, "progan/stylegan: images shown per fade-in of a new level and per "
@@ -185,6 +185,9 @@ class TrainConfig:
                                              or self.spectral_norm or self.dropout):
             raise UserError(f"--architecture {self.architecture} trains with --style fit, unconditionally, "
                             "without --spectral-norm or --dropout; drop those flags or use --architecture dcgan")
+        if self.architecture != "dcgan" and self.minibatch_std and self.batch_size % 4:
+            raise UserError(f"--architecture {self.architecture} takes the minibatch standard deviation in groups "
+                            f"of 4 samples; use a --batch-size that is a multiple of 4 (got {self.batch_size})")
         if self.architecture != "dcgan" and self.image_size == 28:
             raise UserError(f"--architecture {self.architecture} draws power-of-two sides; use --image-size 32 "
                             "(28x28 digits are padded) or 64")

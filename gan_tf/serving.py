@@ -124,19 +124,27 @@ class RestClient:
             return {name: _as_array(value) for name, value in outputs.items()}
         return {"outputs": _as_array(outputs)}
 
-    def generate(self, z, row_format=False):
-        """Images in [0, 1] for latent vectors z [batch, latent_dim]."""
-        outputs = self.predict({"z": np.asarray(z, np.float32)}, "serving_default", row_format)
+    def generate(self, z, row_format=False, truncation=None):
+        """Images in [0, 1] for latent vectors z [batch, latent_dim] (a style-based model: and a
+        truncation psi, one number for every row)."""
+        z = np.asarray(z, np.float32)
+        inputs = {"z": z}
+        if truncation is not None:
+            inputs["truncation"] = np.full(len(z), truncation, np.float32)
+        outputs = self.predict(inputs, "serving_default", row_format)
         return outputs.get("images", outputs.get("outputs"))
 
-    def sample(self, num_samples, seed, label=None):
+    def sample(self, num_samples, seed, label=None, truncation=None):
         """(images [n, H, W, C] in [0, 1], list of PNG bytes) from the `sample` signature.
 
         label: for a conditional or InfoGAN model (whose `sample` needs it), the class; -1 for all.
+        truncation: for a style-based model (whose `sample` needs it), psi; 1 is none.
         """
         inputs = {"num_samples": int(num_samples), "seed": int(seed)}
         if label is not None:
             inputs["label"] = int(label)
+        if truncation is not None:
+            inputs["truncation"] = float(truncation)
         outputs = self.predict(inputs, "sample")
         return outputs["images"], list(outputs["images_png_bytes"])
 
@@ -189,15 +197,21 @@ class GrpcClient:
             outputs[name] = list(array) if array.dtype == object else array
         return outputs
 
-    def generate(self, z):
-        return self.predict({"z": np.asarray(z, np.float32)})["images"]
+    def generate(self, z, truncation=None):
+        z = np.asarray(z, np.float32)
+        inputs = {"z": z}
+        if truncation is not None:
+            inputs["truncation"] = np.full(len(z), truncation, np.float32)
+        return self.predict(inputs)["images"]
 
-    def sample(self, num_samples, seed, label=None):
+    def sample(self, num_samples, seed, label=None, truncation=None):
         import numpy
 
         inputs = {"num_samples": numpy.int32(num_samples), "seed": numpy.int64(seed)}
         if label is not None:
             inputs["label"] = numpy.int32(label)
+        if truncation is not None:
+            inputs["truncation"] = numpy.float32(truncation)
         outputs = self.predict(inputs, "sample")
         return outputs["images"], outputs["images_png_bytes"]
 

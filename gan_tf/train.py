@@ -51,7 +51,8 @@ def build_models(config, image_size, channels, num_classes=0):
                 noise_inputs=config.noise_inputs, seed=config.seed, **widths, **image_args)
         discriminator = style.build_progressive_discriminator(
             width=config.discriminator_width, max_width=8 * config.discriminator_width, resample=config.resample,
-            minibatch_std=config.minibatch_std, augment=config.augment, seed=config.seed, **image_args)
+            minibatch_std=config.minibatch_std, minibatch_kernels=config.minibatch_kernels, augment=config.augment,
+            seed=config.seed, **image_args)
         return generator, discriminator
     g_args = dict(latent_dim=config.latent_dim, width=config.generator_width, batch_norm=config.batch_norm,
                   **image_args)

@@ -122,3 +122,30 @@ def test_serve_client_command(server, tmp_path):
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and expected in bad.stderr, bad.stderr
     refused = run_cli("serve-client", "--url", f"http://127.0.0.1:{_free_port()}", "--model", "digits")
     assert refused.returncode == 2 and "cannot reach TF Serving" in refused.stderr
+
+
+def test_a_served_stylegan_takes_a_truncation_over_rest_and_grpc(tmp_path, tmp_path_factory):
+    from gan_tf.models import build_stylegan_generator
+    from gan_tf.models.style import NoiseInjection
+
+    generator = build_stylegan_generator(8, 1, LATENT, width=4, max_width=8, mapping_layers=2)
+    for layer in generator._flatten_layers():
+        if isinstance(layer, NoiseInjection):
+            layer.strength.assign(np.zeros(layer.strength.shape, np.float32))
+    generator.get_layer("truncate_w").w_avg.assign(np.linspace(-1, 1, LATENT).astype(np.float32))
+    version = export.export_generator(generator, "styles", str(tmp_path_factory.mktemp("styles")))
+    z = np.random.default_rng(3).normal(size=(3, LATENT)).astype(np.float32)
+    with StubServer({"styles": {1: version}}) as stub:
+        rest = serving.RestClient(stub.rest_url, "styles")
+        images, _ = rest.sample(3, seed=2, truncation=0.0)
+        np.testing.assert_allclose(images[0], images[2], atol=1e-5)  # psi 0: the average w for every z
+        generated = rest.generate(z, truncation=0.0)
+        np.testing.assert_allclose(generated[0], generated[1], atol=1e-5)
+        grpc_client = serving.GrpcClient(stub.grpc_target, "styles")
+        np.testing.assert_allclose(grpc_client.generate(z, truncation=1.0), rest.generate(z, truncation=1.0),
+                                   atol=1e-5)
+        grpc_client.close()
+        result = run_cli("serve-client", "--url", stub.rest_url, "--model", "styles", "--n", "2",
+                         "--truncation", "0.5", "--out", str(tmp_path / "styles.npz"))
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert np.load(tmp_path / "styles.npz")["images"].shape == (2, 8, 8, 1)

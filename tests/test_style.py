@@ -424,3 +424,31 @@ def test_cli_samples_with_truncation_and_writes_the_mixing_grid(stylegan_files, 
     assert Image.open(grid).size == (2 * (4 * 18 + 2), 2 * (7 * 18 + 2))
     refused = run_cli("sample", "--model", version, "--n", "2", "--truncation", "nan", "--out", str(tmp_path / "x.png"))
     assert refused.returncode == 2 and "finite" in refused.stderr
+
+
+def test_minibatch_std_in_groups_gives_each_sample_its_groups_deviation():
+    from gan_tf.models.layers import MinibatchStdDev
+
+    x = _x(8, 2, 2, 3)
+    feature = np.asarray(MinibatchStdDev(group_size=4)(x))[..., 3]
+    for group in range(2):  # sample i is in group i % 2, as ProGAN reshapes [group_size, groups, ...]
+        expected = np.sqrt(x[group::2].var(axis=0) + 1e-8).mean()
+        np.testing.assert_allclose(feature[group::2], expected, rtol=1e-5)
+    whole = np.asarray(MinibatchStdDev()(x))[..., 3]
+    np.testing.assert_allclose(whole, np.sqrt(x.var(axis=0) + 1e-8).mean(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(architecture="progan", style="combined"), "--style fit"),
+    (dict(architecture="stylegan", conditional=True), "unconditionally"),
+    (dict(style_mixing=0.9), "--architecture stylegan"),
+    (dict(architecture="stylegan", style_mixing=1.5), "probability"),
+    (dict(architecture="progan", batch_size=30), "multiple of 4"),
+    (dict(architecture="progan", image_size=28), "--image-size 32"),
+    (dict(architecture="stylegan", growth_images=-1), "--growth-images"),
+])
+def test_config_refuses_what_progressive_models_cannot_do(changes, message):
+    from gan_tf.config import TrainConfig
+
+    with pytest.raises(UserError, match=message):
+        TrainConfig(**changes)

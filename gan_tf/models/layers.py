@@ -118,15 +118,32 @@ class MinibatchStdDev(layers.Layer):
 
     Karras et al. 2018 ("Progressive Growing of GANs"), a simpler cousin of Salimans et al.'s
     mini-batch discrimination: a collapsed generator produces batches with little variation, and this
-    channel lets D see it and push G towards diversity. The statistic is taken over the whole batch
-    (Karras et al. use groups of 4; the whole batch works for any batch size, also an unknown one).
+    channel lets D see it and push G towards diversity. By default the statistic is taken over the
+    whole batch, which works for any batch size; `group_size` takes it within groups of that many
+    samples as Karras et al. do (4), which tells D more (one value per group) but needs a batch that
+    is a multiple of the group size.
     """
 
+    def __init__(self, group_size=None, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = group_size
+
     def call(self, inputs):
-        deviation = ops.sqrt(ops.var(inputs, axis=0) + 1e-8)  # [H, W, C]
-        statistic = ops.mean(deviation)
-        feature = ops.ones_like(inputs[..., :1]) * ops.cast(statistic, inputs.dtype)
+        if not self.group_size:
+            deviation = ops.sqrt(ops.var(inputs, axis=0) + 1e-8)  # [H, W, C]
+            statistic = ops.mean(deviation)
+            feature = ops.ones_like(inputs[..., :1]) * ops.cast(statistic, inputs.dtype)
+            return ops.concatenate([inputs, feature], axis=-1)
+        shape = ops.shape(inputs)
+        grouped = ops.reshape(inputs, (self.group_size, -1, shape[1], shape[2], shape[3]))  # sample i in group i % G
+        deviation = ops.sqrt(ops.var(grouped, axis=0) + 1e-8)  # [groups, H, W, C]
+        statistic = ops.mean(deviation, axis=(1, 2, 3))  # [groups]
+        per_sample = ops.tile(statistic, (self.group_size,))  # back in batch order
+        feature = ops.ones_like(inputs[..., :1]) * ops.cast(ops.reshape(per_sample, (-1, 1, 1, 1)), inputs.dtype)
         return ops.concatenate([inputs, feature], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
 
     def compute_output_shape(self, input_shape):
         return input_shape[:-1] + (input_shape[-1] + 1,)

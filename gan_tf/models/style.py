@@ -23,7 +23,7 @@ import keras
 from keras import layers, ops
 
 from gan_tf.errors import UserError
-from gan_tf.models.layers import DiffAugment, MinibatchStdDev
+from gan_tf.models.layers import DiffAugment, MinibatchDiscrimination, MinibatchStdDev
 
 RESAMPLE_MODES = ("nearest", "bilinear")
 STYLE_MODES = ("adain", "demodulation")
@@ -615,10 +615,11 @@ def build_stylegan_generator(image_size=32, channels=1, latent_dim=64, width=16,
 
 
 def build_progressive_discriminator(image_size=32, channels=1, width=16, max_width=128, resample="nearest",
-                                   minibatch_std=True, augment="", seed=None):
+                                   minibatch_std=True, minibatch_group=4, minibatch_kernels=0, augment="", seed=None):
     """ProGAN's D: `LevelOfDetail`, then levels fine to coarse of [from-image 1x1, conv, conv, downsample],
-    each coarser level's from-image path faded out as the finer one fades in; minibatch std, conv,
-    dense, and one logit."""
+    each coarser level's from-image path faded out as the finer one fades in; minibatch std (in groups
+    of `minibatch_group`, which must divide the batch), conv, [minibatch discrimination,] dense, and
+    one logit."""
     _check_widths(width, max_width)
     widths = level_widths(image_size, width, max_width)
     levels = len(widths)
@@ -636,9 +637,11 @@ def build_progressive_discriminator(image_size=32, channels=1, width=16, max_wid
                                  name=f"level{level - 1}_from_image")(view)
         h = FadeIn(level - 1, name=f"level{level}_fade_in")([coarse, h, progress])
     if minibatch_std:
-        h = MinibatchStdDev(name="minibatch_std")(h)
+        h = MinibatchStdDev(minibatch_group, name="minibatch_std")(h)
     h = EqualizedConv2D(widths[0], 3, activation="leaky_relu", name="level0_conv")(h)
     h = layers.Flatten(name="flatten")(h)
+    if minibatch_kernels:
+        h = MinibatchDiscrimination(minibatch_kernels, name="minibatch_discrimination")(h)
     h = EqualizedDense(widths[0], activation="leaky_relu", name="dense")(h)
     logit = EqualizedDense(1, gain=1.0, name="score")(h)
     return keras.Model(images, logit, name="progressive_discriminator")
