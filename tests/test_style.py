@@ -31,15 +31,11 @@ def _images(generator, inputs):
 
 
 def _zero_noise(generator):
-    for layer in generator._flatten_layers():
-        if isinstance(layer, style.NoiseInjection):
-            layer.strength.assign(np.zeros(layer.strength.shape, np.float32))
+    style.set_noise_strength(generator, 0.0)
 
 
 def _randomize_noise_scales(generator):
-    for layer in generator._flatten_layers():
-        if isinstance(layer, style.NoiseInjection):
-            layer.strength.assign(np.full(layer.strength.shape, 0.5, np.float32))
+    style.set_noise_strength(generator, 0.5)
 
 
 # Every layer: shapes, get_config round trip, .keras save and reload ------------------------------
@@ -452,3 +448,9 @@ def test_config_refuses_what_progressive_models_cannot_do(changes, message):
 
     with pytest.raises(UserError, match=message):
         TrainConfig(**changes)
+
+
+def test_built_models_start_full_size_so_one_used_without_growing_draws_every_level():
+    generator, discriminator = _stylegan(size=16), style.build_progressive_discriminator(16, 1, 4, 8)
+    assert style.get_progress(generator) == 2.0 and style.get_progress(discriminator) == 2.0
+    assert style.get_progress(style.build_progan_generator(16, 1, LATENT, 4, 8)) == 2.0

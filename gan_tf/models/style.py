@@ -196,8 +196,10 @@ class Downsample(layers.Layer):
 class Progress(layers.Layer):
     """Holds the growth progress p (one non-trainable scalar) and outputs it as a [batch, 1] tensor.
 
-    p = k means levels 0..k are fully on; p = k + a fades level k + 1 in with weight a. Set it with
-    `set_progress(model, p)`; being a weight, it is saved with every checkpoint.
+    p = k means levels 0..k are fully on; p = k + a fades level k + 1 in with weight a. The builders
+    start it at the last level (a model used without growing draws full-size images);
+    `gan_tf.callbacks.GrowthSchedule` sets it while training, or `set_progress(model, p)`. Being a
+    weight, it is saved with every checkpoint.
     """
 
     def __init__(self, initial=0.0, **kwargs):
@@ -555,7 +557,7 @@ def build_progan_generator(image_size=32, channels=1, latent_dim=64, width=16, m
     x = EqualizedDense(16 * widths[0], gain=_SQRT2 / 4, activation="leaky_relu", name="project_z")(x)
     x = layers.Reshape((4, 4, widths[0]), name="project_z_reshape")(x)
     x = PixelNorm(name="project_z_norm")(x)
-    progress = Progress(name=PROGRESS_LAYER)(z)
+    progress = Progress(len(widths) - 1, name=PROGRESS_LAYER)(z)
     image = _synthesis(widths, channels, resample, x, None, False, None, progress, seed)
     return keras.Model(z, image, name="progan_generator")
 
@@ -583,7 +585,7 @@ def build_synthesis_network(image_size=32, channels=1, w_dim=64, width=16, max_w
     else:  # StyleGAN's configs A-C: the latent enters through a dense layer, as in ProGAN
         start = EqualizedDense(16 * widths[0], gain=_SQRT2 / 4, name="project_w")(styles[0])
         start = layers.Reshape((4, 4, widths[0]), name="project_w_reshape")(start)
-    progress = Progress(name=PROGRESS_LAYER)(styles[0])
+    progress = Progress(len(widths) - 1, name=PROGRESS_LAYER)(styles[0])
     image = _synthesis(widths, channels, resample, start, style_mode, noise_inputs, styles, progress, seed)
     return keras.Model(w_plus, image, name=SYNTHESIS_MODEL)
 
@@ -625,7 +627,7 @@ def build_progressive_discriminator(image_size=32, channels=1, width=16, max_wid
     levels = len(widths)
     images = keras.Input((image_size, image_size, channels), name="images")
     x = DiffAugment(augment, seed=seed, name="augment")(images) if augment else images
-    progress = Progress(name=PROGRESS_LAYER)(images)
+    progress = Progress(levels - 1, name=PROGRESS_LAYER)(images)
     view = LevelOfDetail(levels, name="level_of_detail")([x, progress])
     h = EqualizedConv2D(widths[-1], 1, activation="leaky_relu", name=f"level{levels - 1}_from_image")(view)
     for level in range(levels - 1, 0, -1):
@@ -657,6 +659,13 @@ def progress_layers(model):
 def set_progress(model, value):
     for layer in progress_layers(model):
         layer.progress.assign(value)
+
+
+def set_noise_strength(model, value):
+    """Set every `NoiseInjection` scale of a model to `value` (0: no stochastic detail, a deterministic G)."""
+    for layer in model._flatten_layers():
+        if isinstance(layer, NoiseInjection):
+            layer.strength.assign(ops.full(layer.strength.shape, value, layer.strength.dtype))
 
 
 def get_progress(model):
