@@ -3,7 +3,7 @@
     python bench/compare_variants.py [--presets dcgan wgan ...] [--epochs 5] [--n 1000]   # about 10 minutes
 
 For each preset of the DCGAN architecture (gan_tf.config.DCGAN_PRESETS; progan and stylegan grow
-through their first ~140k images and are compared by bench/stylegan_ablation.py): the classifier
+through their first 28,000 images and are compared by bench/stylegan_ablation.py): the classifier
 Frechet distance of the generator at initialisation and after `--epochs` epochs, KID, precision,
 recall, digit classes covered, how well the class input controls the digit (cgan: label accuracy;
 infogan: matched code agreement), and the wall time of the training run. Writes
