@@ -48,7 +48,7 @@ from gan_tf.cli import import_tensorflow_quietly  # noqa: E402
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 # Eight trainings (A-F, mixing 0.5 and 1) of the presets' width-16 models on 2 CPU cores; the presets'
 # own 40 epochs would take hours. TODO(lead): time the default run and record it here.
-DEFAULT_EPOCHS = 10
+DEFAULT_EPOCHS = 5
 CONFIGS = ("A", "B", "C", "D", "E", "F")
 LABELS = {"A": "ProGAN baseline (nearest)", "B": "+ bilinear resampling", "C": "+ mapping and styles",
           "D": "+ constant input", "E": "+ noise inputs", "F": "+ mixing 90%"}

@@ -73,7 +73,8 @@ def test_training_sampling_ema_export_and_evaluation_match_the_reference(tmp_pat
 def test_only_the_conditioning_module_draws_g_inputs():
     """No module but gan_tf/conditioning.py draws z or builds G's inputs (walked with ast)."""
     drawers = {"standard_normal", "stateless_normal", "normal", "integers", "stateless_uniform"}
-    allowed = {("gan_tf/gan.py", "stateless_uniform")}  # WGAN-GP's interpolation weights, not G's inputs
+    allowed = {("gan_tf/gan.py", "stateless_uniform"),  # WGAN-GP's interpolation weights, not G's inputs
+               ("gan_tf/models/style.py", "normal")}  # NoiseInjection: per-pixel noise inside G, like Dropout
     offenders = []
     package = os.path.join(REPO, "gan_tf")
     for root, _, names in os.walk(package):
@@ -132,8 +133,11 @@ def test_generators_gan_tf_cannot_feed_are_refused_with_what_to_do():
     with pytest.raises(UserError, match="must feed an Embedding named 'label_embedding'"):
         Conditioning.of(unnamed)
     style = keras.Input((4,), name="style")
-    with pytest.raises(UserError, match=r"\['style'\] are not z, label, code or continuous"):
+    with pytest.raises(UserError, match=r"\['style'\] are not z, label, code, continuous, mix_z"):
         Conditioning.of(keras.Model([z, style], keras.layers.Add()([z, style])))
+    mix_z = keras.Input((4,), name="mix_z")  # a style input without the rest (crossover, truncation, StyleMix)
+    with pytest.raises(UserError, match="takes all of"):
+        Conditioning.of(keras.Model([z, mix_z], keras.layers.Add()([z, mix_z])))
     images = keras.Input((28, 28, 1), name="images")
     with pytest.raises(UserError, match="is it a generator"):
         Conditioning.of(keras.Model(images, keras.layers.Flatten()(images)))

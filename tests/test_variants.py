@@ -45,7 +45,9 @@ def test_two_training_steps_of_every_preset(tmp_path, digits_npz, name):
     assert signature.num_classes == (10 if name == "cgan" else 0)
     assert signature.categories == (10 if name == "infogan" else 0)
     images = sample_unit_images(generator, 4, seed=0)
-    assert images.shape == (4, 28, 28, 1) and np.isfinite(images).all()
+    side = 32 if name in ("progan", "stylegan") else 28  # progressive models pad the digits to 32x32
+    assert images.shape == (4, side, side, 1) and np.isfinite(images).all()
+    assert signature.styles == (8 if name == "stylegan" else 0)
     with open(os.path.join(result.run_dir, "config.json")) as file:
         assert json.load(file)["preset"] == name
 
