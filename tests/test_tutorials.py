@@ -19,6 +19,9 @@ FIGURES = {
     "07_evaluating_gans.py": ["metrics.png", "metrics.json"],
     "08_export_and_serve.py": ["saved_model_cli.txt", "first_sample.png", "rest_exchange.json",
                                "saved_models/models.config", "saved_models/tutorial_dcgan/2/saved_model.pb"],
+    "09_progressive_growing.py": ["level_of_detail.png", "resolutions.png", "fade_in.png", "progress.png",
+                                  "final_samples.png"],
+    "10_style_based_generator.py": ["style_mixing.png", "truncation.png", "noise.png"],
 }
 
 
