@@ -311,8 +311,11 @@ def test_every_stylegan_variant_trains_a_step_and_reloads(tmp_path, options):
 @pytest.mark.parametrize("mode", ["mirrored", "xla"])
 def test_a_stylegan_step_runs_under_mirrored_strategy_and_under_xla(mode):
     # Two CPU replicas in graph mode, or XLA on one device (XLA cannot place two CPU replicas' variables).
-    mirrored = mode == "mirrored"
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if mirrored else tf.distribute.get_strategy()
+    # The process's one MirroredStrategy (gan_tf.distribute): a second instance's collectives clash.
+    from gan_tf import distribute
+
+    strategy = distribute.make_strategy(mode if mode == "mirrored" else "default")
+    assert strategy.num_replicas_in_sync == (2 if mode == "mirrored" else 1)
     jit_compile = mode == "xla"
     with strategy.scope():
         trainer = GAN(_stylegan(), style.build_progressive_discriminator(8, 1, 4, 8), ema_decay=0.9,
