@@ -184,10 +184,6 @@ def test_the_train_function_is_traced_once_while_the_resolution_changes(tmp_path
     result = train(config, verbose=False)
     progress = [float(row["progress"]) for row in result.history]
     assert progress == [3.0, 3.0] and len(traces) == 1
-    config = tiny_config(tmp_path, digits_npz, preset="progan", growth_images=64, epochs=2, fd_every=0, run_name="p")
-    result = train(config, verbose=False)
-    assert [float(row["progress"]) for row in result.history] == [0.75, 1.75]  # after 112 and 240 images
-    assert len(traces) == 2  # one more model, one more trace
 
 
 def test_resume_in_the_middle_of_a_fade_continues_at_the_same_progress(tmp_path, digits_npz):
@@ -202,9 +198,8 @@ def test_resume_in_the_middle_of_a_fade_continues_at_the_same_progress(tmp_path,
         assert float(archive["generator/progress/progress"]) == 0.75
         assert float(archive["discriminator/progress/progress"]) == 0.75
     resumed = train(config.replace(epochs=2, resume=True), verbose=False)
-    uninterrupted = train(config.replace(epochs=2, run_name="straight"), verbose=False)
-    assert [row["progress"] for row in resumed.history] == [row["progress"] for row in uninterrupted.history]
-    assert float(resumed.history[-1]["progress"]) == 1.75  # 240 images: level 2 is 3/4 in
+    # As an uninterrupted run: 240 images before the last step of epoch 2, level 2 is 3/4 in.
+    assert [float(row["progress"]) for row in resumed.history] == [0.75, 1.75]
 
 
 # Styles -------------------------------------------------------------------------------------------

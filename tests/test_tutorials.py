@@ -48,7 +48,10 @@ def test_tutorial_uses_the_shared_prologue_before_any_library(script):
         f"{script} imports {imports[first_library]} before _prologue sets TensorFlow's and matplotlib's environment")
 
 
-@pytest.mark.parametrize("script", sorted(FIGURES))
+# 09's quick run (about 25 s, the longest) is slow-marked to keep the default run under 10 reference
+# minutes; tests/test_style.py trains the same progressive model on tiny shapes.
+@pytest.mark.parametrize("script", [pytest.param(script, marks=pytest.mark.slow) if script.startswith("09")
+                                    else script for script in sorted(FIGURES)])
 def test_tutorial_runs_quick_and_draws_its_figures(tmp_path, script):
     result = subprocess.run([sys.executable, os.path.join(REPO, "tutorials", script), "--quick", "--out",
                              str(tmp_path)], capture_output=True, text=True, timeout=240,

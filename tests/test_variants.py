@@ -31,7 +31,9 @@ def test_every_preset_is_listed_documented_and_valid():
         preset_config("biggan")
 
 
-@pytest.mark.parametrize("name", PRESET_NAMES)
+# progan and stylegan (about 10 s each) are slow-marked: tests/test_style.py trains both presets anyway.
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in ("progan", "stylegan")
+                                  else name for name in PRESET_NAMES])
 def test_two_training_steps_of_every_preset(tmp_path, digits_npz, name):
     """Two steps (32 images, batch 16) through train(): G and D change, nothing is NaN, G samples."""
     config = tiny_config(tmp_path, _two_batches(tmp_path, digits_npz), preset=name, fd_every=0)
