@@ -126,12 +126,10 @@ def test_serve_client_command(server, tmp_path):
 
 def test_a_served_stylegan_takes_a_truncation_over_rest_and_grpc(tmp_path, tmp_path_factory):
     from gan_tf.models import build_stylegan_generator
-    from gan_tf.models.style import NoiseInjection
+    from gan_tf.models.style import set_noise_strength
 
     generator = build_stylegan_generator(8, 1, LATENT, width=4, max_width=8, mapping_layers=2)
-    for layer in generator._flatten_layers():
-        if isinstance(layer, NoiseInjection):
-            layer.strength.assign(np.zeros(layer.strength.shape, np.float32))
+    set_noise_strength(generator, 0.0)
     generator.get_layer("truncate_w").w_avg.assign(np.linspace(-1, 1, LATENT).astype(np.float32))
     version = export.export_generator(generator, "styles", str(tmp_path_factory.mktemp("styles")))
     z = np.random.default_rng(3).normal(size=(3, LATENT)).astype(np.float32)

@@ -189,8 +189,7 @@ print("learned noise strength (mean |scale|) per level: " + ", ".join(
     f"{4 * 2 ** level}x{4 * 2 ** level} {np.mean(values):.3f}" for level, values in sorted(by_level.items())))
 z = conditioning.noise(3, 40)
 draws = generate_unit_images(generator, np.repeat(z, 16, axis=0)).reshape(3, 16, 32, 32, 1)
-for layer in noise_layers:
-    layer.strength.assign(np.zeros(layer.strength.shape, np.float32))
+style.set_noise_strength(generator, 0.0)
 quiet = generate_unit_images(generator, z)
 for layer, strength in zip(noise_layers, strengths):
     layer.strength.assign(strength)

@@ -221,6 +221,13 @@ class Progress(layers.Layer):
         return {**super().get_config(), "initial": self.initial}
 
 
+def _fade(old, new, progress, offset):
+    """old + (new - old) * clip(progress - offset, 0, 1), progress [batch, 1]: the one blend of growing."""
+    alpha = ops.clip(progress - offset, 0.0, 1.0)
+    alpha = ops.reshape(ops.cast(alpha, old.dtype), (-1,) + (1,) * (len(old.shape) - 1))
+    return old + (new - old) * alpha
+
+
 @_register
 class FadeIn(layers.Layer):
     """[old, new, progress] -> old + (new - old) * clip(progress - offset, 0, 1).
@@ -234,9 +241,7 @@ class FadeIn(layers.Layer):
 
     def call(self, inputs):
         old, new, progress = inputs
-        alpha = ops.clip(progress - self.offset, 0.0, 1.0)
-        alpha = ops.reshape(ops.cast(alpha, old.dtype), (-1,) + (1,) * (len(old.shape) - 1))
-        return old + (new - old) * alpha
+        return _fade(old, new, progress, self.offset)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -266,9 +271,7 @@ class LevelOfDetail(layers.Layer):
             pyramid.append(_downsample_box(pyramid[-1]))
         image = pyramid[-1]
         for level, own in enumerate(reversed(pyramid[:-1]), start=1):
-            alpha = ops.reshape(ops.clip(progress - (level - 1), 0.0, 1.0), (-1, 1, 1, 1))
-            upsampled = _upsample_nearest(image)
-            image = upsampled + (own - upsampled) * ops.cast(alpha, image.dtype)
+            image = _fade(_upsample_nearest(image), own, progress, level - 1)  # as G's FadeIn(level - 1)
         return image
 
     def compute_output_shape(self, input_shape):
