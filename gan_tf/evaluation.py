@@ -196,3 +196,34 @@ def class_control(generator, classifier_model, per_class=100, seed=0):
         return {"label_accuracy": accuracy, "per_class": [round(float(share), 3) for share in shares]}
     agreement, mapping = metrics.matched_agreement(asked, predicted, max(conditioning.classes, 10))
     return {"code_agreement": agreement, "code_to_class": {int(k): int(v) for k, v in mapping.items()}}
+
+
+def translation_quality(output_unit_images, target_unit_images=None, labels=None, classifier_model=None,
+                        reference_unit_images=None):
+    """How good translated (or upscaled) images are, all in [0, 1]:
+
+    - against the aligned targets (paired tasks): mean L1, PSNR and SSIM (`tf.image.psnr`/`ssim`,
+      max value 1; SSIM's 11x11 window needs images of at least 11 pixels);
+    - with a classifier of the target domain and the inputs' labels: `accuracy`, the share of outputs
+      that keep their class;
+    - with real images of the target domain: `fd`, the Frechet distance in that classifier's features.
+    """
+    import tensorflow as tf
+
+    outputs = np.asarray(output_unit_images, np.float32)
+    report = {"n": int(len(outputs))}
+    if target_unit_images is not None:
+        targets = np.asarray(target_unit_images, np.float32)
+        if targets.shape != outputs.shape:
+            raise UserError(f"outputs {outputs.shape} and targets {targets.shape} differ in shape")
+        report["l1"] = float(np.abs(outputs - targets).mean())
+        report["psnr"] = float(tf.reduce_mean(tf.image.psnr(outputs, targets, max_val=1.0)))
+        report["ssim"] = float(tf.reduce_mean(tf.image.ssim(outputs, targets, max_val=1.0)))
+    if classifier_model is not None:
+        features, probabilities = digit_classifier.features_and_probabilities(classifier_model, outputs)
+        if labels is not None:
+            report["accuracy"] = float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(labels)))
+        if reference_unit_images is not None:
+            reference, _ = digit_classifier.features_and_probabilities(classifier_model, reference_unit_images)
+            report["fd"] = metrics.frechet_distance(reference, features)
+    return report

@@ -91,3 +91,16 @@ def save_gif(frame_paths, path, seconds_per_frame=0.4):
     with runs.atomic_path(path) as temporary:
         imageio.imwrite(temporary, np.stack(frames), extension=".gif", loop=0,
                         duration=durations if len(frames) > 1 else durations[0])
+
+
+def comparison_rows(rows):
+    """Stack equal-length image batches as rows of one grid: each enlarged (nearest) to the largest side
+    and given the most channels (gray -> RGB), so inputs, outputs and targets line up."""
+    side = max(row.shape[1] for row in rows)
+    channels = max(row.shape[-1] for row in rows)
+    fitted = []
+    for row in rows:
+        factor = side // row.shape[1]
+        row = np.repeat(np.repeat(row, factor, axis=1), factor, axis=2) if factor > 1 else row
+        fitted.append(np.repeat(row, channels, axis=-1) if row.shape[-1] < channels else row)
+    return np.concatenate(fitted)

@@ -5,6 +5,8 @@ Each variant is a pair `<variant>_generator_loss(fake_logits)` and
 example (shape [batch]) so that a distributed step can divide by the *global* batch size. Logits may
 have any shape whose first axis is the batch: [batch], [batch, 1], or a PatchGAN's [batch, h, w, 1];
 each example's loss is the mean of its per-logit losses, so a patch discriminator judges every patch.
+The reconstruction losses of image-to-image translation (`l1_loss`, `cycle_consistency_loss`,
+`identity_loss`) compare two images of the same shape, also one value per example.
 Written with `keras.ops` only. Goodfellow et al. 2014, "Generative Adversarial Nets".
 """
 
@@ -100,6 +102,43 @@ def hinge_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
 def hinge_generator_loss(fake_logits):
     """-D(G(z)), as for WGAN."""
     return -_per_example(_per_logit(fake_logits))
+
+
+def _check_same_shape(target, output):
+    # A [b, h, w, 1] target against a [b, h, w, 3] output would broadcast and compare the wrong pixels.
+    target_shape, output_shape = tuple(target.shape), tuple(output.shape)
+    if len(target_shape) != len(output_shape) or any(
+            a is not None and b is not None and a != b for a, b in zip(target_shape, output_shape)):
+        raise ValueError(f"target shape {target_shape} differs from output shape {output_shape}")
+
+
+def l1_loss(target, output):
+    """Mean absolute error over each example's pixels, one value per example (shape [batch]).
+
+    pix2pix (Isola et al. 2017) adds lambda * L1(target, G(x)) to G's adversarial loss (lambda = 100):
+    L1 gets the low frequencies right and, unlike L2, blurs less, leaving D the high frequencies.
+    """
+    _check_same_shape(target, output)
+    output = ops.convert_to_tensor(output)
+    target = ops.cast(target, output.dtype)
+    return _per_example(ops.abs(_per_logit(output - target)))
+
+
+def cycle_consistency_loss(real, cycled):
+    """L1(x, F(G(x))), CycleGAN's cycle loss (Zhu et al. 2017; weight lambda = 10 per direction).
+
+    Unpaired data leave G free to map every input to any one realistic image; asking that the way back
+    recovers the input makes the mapping keep the input's content.
+    """
+    return l1_loss(real, cycled)
+
+
+def identity_loss(real, same):
+    """L1(y, G(y)): G shown an image already in its target domain should return it unchanged.
+
+    CycleGAN (weight 0.5 * lambda) uses it to keep colours: without it G may tint the output freely.
+    """
+    return l1_loss(real, same)
 
 
 LOSSES = {

@@ -86,7 +86,7 @@ def save_model(model, path):
 
 def resolve_run_dir(config):
     """The run folder: a new numbered one for a fresh run, the existing one for --resume."""
-    base = config.run_name or f"{_dataset_label(config.dataset)}-{config.preset or config.style}"
+    base = config.run_name or _default_run_name(config)
     if config.resume:
         if config.run_name:
             candidates = [os.path.join(config.output_dir, config.run_name)]
@@ -112,6 +112,13 @@ def resolve_run_dir(config):
     return run_dir
 
 
+def _default_run_name(config):
+    if hasattr(config, "task"):  # a TranslationConfig
+        source = "" if config.task == "super-resolution" else f"{_dataset_label(config.source)}-to-"
+        return f"{source}{_dataset_label(config.target)}-{config.task}"
+    return f"{_dataset_label(config.dataset)}-{config.preset or config.style}"
+
+
 def _has_checkpoint(run_dir):
     folder = os.path.join(run_dir, CHECKPOINT_DIR)
     return any(name.startswith("epoch-") and name.endswith(".npz") for name in _listdir(folder))
@@ -129,8 +136,8 @@ def write_config(run_dir, config):
     return write_text(os.path.join(run_dir, CONFIG_FILE), config.to_json() + "\n")
 
 
-def saved_config(run_dir):
-    """The config a run was trained with (its config.json)."""
+def saved_config(run_dir, config_class=TrainConfig):
+    """The config a run was trained with (its config.json): a `TrainConfig`, or `config_class`'s."""
     path = os.path.join(run_dir, CONFIG_FILE)
     if not os.path.exists(path):
         raise UserError(f"{path} is missing; cannot tell how {run_dir} was trained (is it a run folder?)")
@@ -139,7 +146,7 @@ def saved_config(run_dir):
             values = json.load(file)
         except ValueError as error:
             raise UserError(f"{path} is not valid JSON ({error}); restore it or start a new run") from None
-    return TrainConfig.from_dict(values)
+    return config_class.from_dict(values)
 
 
 # History -----------------------------------------------------------------------------------------

@@ -12,11 +12,12 @@ import keras
 from gan_tf import callbacks as run_callbacks
 from gan_tf import checkpoints, data, distribute, runs
 from gan_tf.combined import CombinedGAN
-from gan_tf.config import TrainConfig
+from gan_tf.config import TrainConfig, TranslationConfig
 from gan_tf.errors import UserError
 from gan_tf.gan import GAN
-from gan_tf.models import build_discriminator, build_generator, conditional, style
+from gan_tf.models import build_discriminator, build_generator, conditional, style, translation
 from gan_tf.regularizers import Regularization
+from gan_tf.translate import Translator, translate_images
 
 
 @dataclass(frozen=True)
@@ -154,4 +155,245 @@ def train(config, verbose=True, extra_callbacks=()):
     return RunResult(run_dir, generator_path, len(history), history)
 
 
-__all__ = ["RunResult", "TrainConfig", "build_trainer", "train"]
+# Image-to-image translation -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TranslationData:
+    """Images in [-1, 1] for a translation run: training sources and targets (aligned when paired,
+    disjoint halves when unpaired), the held-out aligned pairs with their labels, and the target's name."""
+
+    train_sources: object
+    train_targets: object
+    held_out_sources: object
+    held_out_targets: object
+    held_out_labels: object
+    target_name: str
+
+
+def translation_data(config):
+    """Load, pair and split the images a `TranslationConfig` names (see `TranslationConfig.task`).
+
+    Paired tasks need image i of the source to belong with image i of the target (mnist-5k and
+    mnist-m-5k are built that way); super-resolution makes its sources by downscaling the target with
+    area averaging. The held-out split is stratified by class when there are labels. CycleGAN trains
+    on two disjoint halves of the rest, so no image ever meets its own counterpart in training.
+    """
+    import numpy as np
+
+    from gan_tf import images as pixels
+    from gan_tf.classifier import stratified_split
+
+    config = config.resolved()
+    target = data.load(config.target, config.image_size)
+    if config.task == "super-resolution":
+        low = config.image_size // config.scale_factor
+        if low * config.scale_factor != config.image_size or low < 2:
+            raise UserError(f"--image-size {config.image_size} is not {config.scale_factor} times a side of at "
+                            "least 2 pixels; choose sizes such as 28 with --scale-factor 4 (7 -> 28)")
+        source_images = _downscale(target.images, low)
+        labels = target.labels
+    else:
+        # CycleGAN's identity loss feeds each domain's images to the other's generator: one channel count.
+        source = data.load(config.source, config.image_size,
+                           None if config.paired else target.images.shape[-1])
+        source_images = source.images
+        if config.paired and len(source.images) != len(target.images):
+            raise UserError(f"pix2pix pairs image i of {config.source} with image i of {config.target}, but "
+                            f"they hold {len(source.images)} and {len(target.images)} images; give aligned "
+                            "sets, or use --task cyclegan for unpaired ones")
+        if (config.paired and source.labels is not None and target.labels is not None
+                and not np.array_equal(source.labels, target.labels)):
+            raise UserError(f"{config.source} and {config.target} are not aligned (their labels differ); "
+                            "use --task cyclegan for unpaired sets")
+        labels = source.labels if source.labels is not None else target.labels
+        if len(source.images) != len(target.images) and not config.paired:
+            labels = source.labels
+    count = min(len(source_images), len(target.images))
+    split_labels = labels[:count] if labels is not None else np.zeros(count, np.int32)
+    # Seed 0, as the shipped classifiers' own split: the held-out images are ones neither the translator
+    # nor the classifier that judges it has seen.
+    train_indices, held_indices = stratified_split(split_labels, config.held_out, seed=0)
+    source_model = pixels.bytes_to_model(source_images)
+    target_model = pixels.bytes_to_model(target.images)
+    if config.paired:
+        train_sources, train_targets = source_model[train_indices], target_model[train_indices]
+    else:
+        half = len(train_indices) // 2
+        train_sources, train_targets = source_model[train_indices[:half]], target_model[train_indices[half:]]
+    held_labels = labels[held_indices] if labels is not None else None
+    return TranslationData(train_sources, train_targets, source_model[held_indices], target_model[held_indices],
+                           held_labels, target.name)
+
+
+def _downscale(images, side):
+    import numpy as np
+    import tensorflow as tf
+
+    small = tf.image.resize(images.astype(np.float32), (side, side), method="area")
+    return np.clip(np.round(small.numpy()), 0, 255).astype(np.uint8)
+
+
+def translation_dataset(sources, targets, batch_size, seed, paired):
+    """(source, target) batches: aligned pairs shuffled together, or two streams shuffled apart."""
+    import tensorflow as tf
+
+    if batch_size > min(len(sources), len(targets)):
+        raise UserError(f"--batch-size {batch_size} is larger than the training images "
+                        f"({min(len(sources), len(targets))}); use a smaller one")
+    if paired:
+        dataset = tf.data.Dataset.from_tensor_slices((sources, targets)).cache().shuffle(
+            len(sources), seed=seed, reshuffle_each_iteration=True)
+    else:
+        def stream(images, offset):
+            return tf.data.Dataset.from_tensor_slices(images).cache().shuffle(
+                len(images), seed=seed + offset, reshuffle_each_iteration=True)
+        dataset = tf.data.Dataset.zip((stream(sources, 0), stream(targets, 1)))
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def build_translator(config, source_shape, target_shape):
+    """G (and F), the PatchGAN(s) and the `Translator` a resolved `TranslationConfig` asks for, compiled."""
+    import keras
+
+    from gan_tf import classifier
+
+    size, in_channels, out_channels = target_shape[0], source_shape[-1], target_shape[-1]
+    keras.utils.set_random_seed(config.seed)
+
+    def generator(inputs, outputs, name):
+        common = dict(in_channels=inputs, out_channels=outputs, width=config.generator_width, name=name)
+        if config.generator == "unet":
+            return translation.build_unet_generator(image_size=size, **common)
+        if config.generator == "resnet":
+            return translation.build_resnet_generator(image_size=size, residual_blocks=config.residual_blocks,
+                                                      **common)
+        return translation.build_upscaling_generator(low_size=source_shape[0], factor=size // source_shape[0],
+                                                     residual_blocks=config.residual_blocks, **common)
+
+    def critic(channels, condition_channels, name):
+        return translation.build_patch_discriminator(image_size=size, channels=channels,
+                                                     condition_channels=condition_channels,
+                                                     width=config.discriminator_width,
+                                                     layers=config.discriminator_layers, name=name)
+
+    if config.generator != "upscaler" and source_shape[0] != size:
+        raise UserError(f"--generator {config.generator} keeps the image size, but the source is "
+                        f"{source_shape[0]} and the target {size} pixels wide; use --task super-resolution")
+    adversarial = config.adversarial_weight > 0
+    forward = generator(in_channels, out_channels, "generator")
+    conditional_critic = config.task == "pix2pix"
+    forward_critic = critic(out_channels, in_channels if conditional_critic else 0, "discriminator") \
+        if adversarial else None
+    backward = backward_critic = None
+    if not config.paired:
+        backward = generator(out_channels, in_channels, "backward_generator")
+        backward_critic = critic(in_channels, 0, "backward_discriminator") if adversarial else None
+    content_model = None
+    if config.content_weight:
+        name = run_callbacks.CLASSIFIER_FOR_DATASET.get(config.target)
+        if name is None:
+            raise UserError(f"the content loss uses a classifier of {config.target}, and none is shipped; "
+                            "train one (`gan-tf train-classifier --dataset ...`) or pass --content-weight 0")
+        judge = classifier.load_classifier(name)
+        content_model = keras.Model(judge.inputs, judge.get_layer(classifier.FEATURES_LAYER).output)
+        content_model.trainable = False
+        if tuple(content_model.inputs[0].shape[1:]) != tuple(target_shape):
+            raise UserError(f"the {name} classifier judges {content_model.inputs[0].shape[1:]} images, the "
+                            f"targets are {tuple(target_shape)}; pass --content-weight 0")
+    trainer = Translator(forward, forward_critic, backward, backward_critic, loss=config.loss,
+                         adversarial_weight=config.adversarial_weight,
+                         reconstruction_weight=config.reconstruction_weight,
+                         content_weight=config.content_weight, content_model=content_model,
+                         cycle_weight=config.cycle_weight, identity_weight=config.identity_weight,
+                         critic_sees_source=conditional_critic)
+    trainer.compile(make_optimizer("adam", config.learning_rate, config.beta1),
+                    make_optimizer("adam", config.learning_rate, config.beta1))
+    return trainer
+
+
+def train_translator(config, verbose=True, extra_callbacks=()):
+    """Train a translator as `config` says; measure it on the held-out pairs; return the run folder's paths.
+
+    Writes the usual run folder (config.json, history.csv, checkpoints/, samples/, training.gif),
+    generator.keras (and backward_generator.keras for CycleGAN) and metrics.json.
+    """
+    config = config.resolved()
+    run_dir = runs.resolve_run_dir(config)
+    pieces = translation_data(config)
+    dataset = translation_dataset(pieces.train_sources, pieces.train_targets, config.batch_size, config.seed,
+                                  config.paired)
+    steps_per_epoch = min(len(pieces.train_sources), len(pieces.train_targets)) // config.batch_size
+    trainer = build_translator(config, pieces.train_sources.shape[1:], pieces.train_targets.shape[1:])
+    initial_epoch = 0
+    if config.resume:
+        path = checkpoints.latest(run_dir)
+        initial_epoch = checkpoints.restore(trainer, path)["epoch"]
+        if verbose:
+            print(f"resuming {run_dir} after epoch {initial_epoch} ({os.path.basename(path)})")
+    else:
+        os.makedirs(run_dir)
+    runs.write_config(run_dir, config)
+    shown = slice(0, config.sample_grid)
+    callbacks = [
+        run_callbacks.StopOnNonFiniteLoss(),
+        run_callbacks.RunHistory(run_dir, initial_epoch, steps_per_epoch * config.batch_size),
+        run_callbacks.TranslationGrid(run_dir, pieces.held_out_sources[shown],
+                                      pieces.held_out_targets[shown] if config.paired else None),
+        run_callbacks.EpochCheckpoint(run_dir),
+        *extra_callbacks,
+    ]
+    if verbose:
+        callbacks.insert(0, run_callbacks.ProgressBar(steps_per_epoch, config.batch_size, config.epochs))
+        print(f"training {config.task} ({config.generator} G, {'PatchGAN D' if trainer.adversarial_weight else 'no D'})"
+              f": {len(pieces.train_sources)} {'pairs' if config.paired else 'images per domain'} of "
+              f"{'x'.join(map(str, pieces.train_sources.shape[1:]))} -> "
+              f"{'x'.join(map(str, pieces.train_targets.shape[1:]))}, {config.epochs} epochs -> {run_dir}")
+    if initial_epoch < config.epochs:
+        trainer.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0,
+                    shuffle=False)
+    generator_path = os.path.join(run_dir, runs.GENERATOR_FILE)
+    runs.save_model(trainer.generator, generator_path)
+    if trainer.unpaired:
+        runs.save_model(trainer.backward_generator, os.path.join(run_dir, "backward_generator.keras"))
+    report = measure_translator(trainer.generator, pieces, config)
+    runs.write_json(os.path.join(run_dir, "metrics.json"), report)
+    if verbose:
+        print(f"done: {generator_path}; held-out: " + ", ".join(
+            f"{key} {value:.4f}" for key, value in report["translator"].items() if key != "n"))
+    return RunResult(run_dir, generator_path, len(runs.read_history(run_dir)), runs.read_history(run_dir))
+
+
+def measure_translator(generator, pieces, config):
+    """metrics.json: the translator on the held-out pairs, and the references a reader needs beside it
+    (super-resolution: bicubic upscaling; translation: the untranslated sources)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from gan_tf import classifier, evaluation
+    from gan_tf import images as pixels
+
+    name = run_callbacks.CLASSIFIER_FOR_DATASET.get(config.target)
+    judge = classifier.load_classifier(name) if name else None
+    if judge is not None and judge.inputs[0].shape[-1] != pieces.held_out_targets.shape[-1]:
+        judge = None
+    targets = pixels.model_to_unit(pieces.held_out_targets)
+    outputs = pixels.model_to_unit(translate_images(generator, pieces.held_out_sources))
+
+    def quality(unit_images):
+        return evaluation.translation_quality(unit_images, targets if config.paired else None,
+                                              pieces.held_out_labels, judge, targets)
+
+    report = {"held_out": int(len(outputs)), "classifier": name, "translator": quality(outputs)}
+    if config.task == "super-resolution":
+        side = targets.shape[1]
+        bicubic = tf.image.resize(pixels.model_to_unit(pieces.held_out_sources), (side, side), method="bicubic")
+        report["bicubic"] = quality(np.clip(bicubic.numpy(), 0.0, 1.0))
+    elif judge is not None and pieces.held_out_sources.shape == pieces.held_out_targets.shape:
+        report["untranslated"] = quality(pixels.model_to_unit(pieces.held_out_sources))
+    elif judge is not None and pieces.held_out_sources.shape[-1] == 1:  # gray sources shown to a colour judge
+        report["untranslated"] = quality(np.repeat(pixels.model_to_unit(pieces.held_out_sources), 3, axis=-1))
+    return report
+
+
+__all__ = ["RunResult", "TrainConfig", "TranslationConfig", "build_trainer", "build_translator", "train",
+           "train_translator"]

@@ -106,3 +106,38 @@ def test_batch_larger_than_data_is_explained():
     image_set = data.ImageSet(np.zeros((4, 28, 28, 1), np.uint8), None, "four")
     with pytest.raises(UserError, match="--batch-size"):
         data.to_dataset(image_set, 8)
+
+
+def test_mnist_m_blend_is_the_absolute_difference_with_a_photograph_crop():
+    digits = np.zeros((3, 4, 4, 1), np.uint8)
+    digits[:, 1:3, 1:3] = 255
+    photograph = np.full((6, 8, 3), (10, 200, 60), np.uint8)
+    blended = data.blend_with_photographs(digits, [photograph], seed=0)
+    assert blended.shape == (3, 4, 4, 3) and blended.dtype == np.uint8
+    np.testing.assert_array_equal(blended[:, 0, 0], [[10, 200, 60]] * 3)       # background: the photograph
+    np.testing.assert_array_equal(blended[:, 1, 1], [[245, 55, 195]] * 3)      # stroke: its inverse
+
+
+def test_mnist_m_5k_keeps_the_digits_labels_and_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "CACHE_DIR", str(tmp_path))
+    built = data.load("mnist-m-5k")
+    digits = data.load("mnist-5k")
+    assert built.images.shape == (5000, 28, 28, 3) and built.name == "mnist-m-5k"
+    np.testing.assert_array_equal(built.labels, digits.labels)
+    cached, = list(tmp_path.iterdir())
+    monkeypatch.setattr(data, "_photographs", lambda: pytest.fail("the cache was not used"))
+    np.testing.assert_array_equal(data.load("mnist-m-5k").images, built.images)
+    np.savez(cached, images=np.zeros((3, 28, 28, 3), np.uint8), labels=np.zeros(3))  # stale or foreign
+    monkeypatch.undo()
+    monkeypatch.setattr(data, "CACHE_DIR", str(tmp_path))
+    np.testing.assert_array_equal(data.load("mnist-m-5k").images, built.images)
+
+
+def test_class_subfolders_give_sorted_labels(tmp_path):
+    for name, count in (("zebra", 2), ("ant", 3)):
+        (tmp_path / name).mkdir()
+        _write_pictures(tmp_path / name, count)
+    image_set = data.load(str(tmp_path), image_size=16)
+    assert image_set.class_names == ("ant", "zebra")
+    assert sorted(image_set.labels.tolist()) == [0, 0, 0, 1, 1]
+    assert data.load(str(tmp_path / "ant"), image_size=16).labels is None  # pictures only: no classes
