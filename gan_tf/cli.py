@@ -107,7 +107,8 @@ def build_parser():
     for name, verb, what in (("translate", "translate", "a translator (pix2pix, CycleGAN)"),
                              ("upscale", "upscale", "a super-resolution generator")):
         command = commands.add_parser(name, help=f"{verb} images with {what}")
-        command.add_argument("--model", required=True, help="a run folder or its generator .keras file")
+        command.add_argument("--model", required=True, help="a run folder, its generator .keras file, or an "
+                             "exported SavedModel (saved_models/NAME[/VERSION])")
         command.add_argument("--input", required=True,
                              help="an image file, a folder of images, an .npz/.npy, or a named data set")
         command.add_argument("--out", default=f"{verb}d.png",
@@ -235,7 +236,7 @@ def _evaluate(args):
 def _export(args):
     from gan_tf import checkpoints, runs
     from gan_tf.conditioning import Conditioning
-    from gan_tf.export import export_generator
+    from gan_tf.export import export_generator, is_translator
 
     metadata = {"export_command": " ".join(["gan-tf", *args.argv])}
     if args.run:
@@ -244,7 +245,8 @@ def _export(args):
         generator = runs.load_generator(os.path.join(run_dir, runs.GENERATOR_FILE))
         history = runs.read_history(run_dir)
         metadata.update(training_command=config.command_line(),
-                        training_config=json.loads(config.to_json()), dataset=config.dataset,
+                        training_config=json.loads(config.to_json()),
+                        dataset=getattr(config, "dataset", None) or getattr(config, "target", None),
                         epochs_trained=len(history),
                         steps_trained=checkpoints.generator_steps(checkpoints.latest(run_dir)),
                         final_epoch={key: float(value) for key, value in (history[-1] if history else {}).items()
@@ -253,6 +255,10 @@ def _export(args):
     else:
         generator, name = runs.load_generator(args.model), args.name or "generator"
     path = export_generator(generator, name, args.base_dir, args.version, metadata)
+    if is_translator(generator):
+        print(f"exported {path} (serving_default: images in [0, 1] -> images; translate_png: "
+              "images_png_bytes -> images, PNGs)")
+        return
     names = Conditioning.of(generator).names
     label = ", label" if len(names) > 1 else ""
     print(f"exported {path} (serving_default: {', '.join(names)} -> images; "
@@ -324,7 +330,7 @@ def _translate(args):
     from gan_tf import images as pixels
 
     generator = translate.load_translator(args.model, upscaler=args.command == "upscale")
-    side, _, channels = generator.inputs[0].shape[1:]
+    side, _, channels = translate.shapes_of(generator)[0]
     image_set = data.load_inputs(args.input, side, channels)
     if args.n is not None and args.n < 1:
         raise UserError(f"--n must be a positive integer, got {args.n}")

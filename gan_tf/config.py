@@ -34,8 +34,9 @@ class TrainConfig:
     """Everything a training run depends on. Defaults draw recognisable digits in minutes on a CPU."""
 
     # Data
-    dataset: str = _option("mnist-5k", "mnist-5k (offline, 5,000 digits), mnist, fashion_mnist, "
-                           "cifar10, or a path to an image folder or .npz/.npy file")
+    dataset: str = _option("mnist-5k", "mnist-5k (offline, 5,000 digits), mnist-m-5k (offline, the same "
+                           "digits on colour photographs), mnist, fashion_mnist, cifar10, or a path to an "
+                           "image folder (class sub-folders give labels) or .npz/.npy file")
     image_size: int | None = _option(None, "side of the square images: 28, 32 or 64 "
                                      "(default: the data set's own; folders 64)")
     channels: int | None = _option(None, "1 (grayscale) or 3 (RGB) (default: the data set's own; folders 3)")
@@ -322,20 +323,24 @@ class TranslationConfig:
     task: str = _option("pix2pix", "pix2pix (paired source -> target, Isola et al. 2017), cyclegan "
                         "(unpaired, both directions, Zhu et al. 2017) or super-resolution (SRGAN, Ledig et "
                         "al. 2017: the target downscaled -> the target)", TASKS)
-    source: str = _option("mnist-5k", "the input domain (pix2pix: image i of source pairs with image i of "
-                          "target; super-resolution ignores it and downscales the target)")
-    target: str = _option("mnist-m-5k", "the output domain: a named data set, a folder or an .npz")
+    source: str | None = _option(None, "the input domain (pix2pix: image i of source pairs with image i of "
+                                 "target; super-resolution ignores it and downscales the target); default: "
+                                 "pix2pix mnist-m-5k (remove the photograph), cyclegan mnist-5k")
+    target: str | None = _option(None, "the output domain: a named data set, a folder or an .npz; default: "
+                                 "pix2pix and super-resolution mnist-5k, cyclegan mnist-m-5k")
     image_size: int | None = _option(None, "side of the (target) images (default: 32 for translation, "
                                      "digits padded from 28; 28 for super-resolution)")
     scale_factor: int = _option(4, "super-resolution: how many times smaller the input is (28 -> 7)")
     generator: str | None = _option(None, "unet (pix2pix), resnet (cyclegan) or upscaler (super-resolution)",
                                     (None,) + GENERATOR_KINDS)
-    generator_width: int = _option(32, "channels of G's first layer (doubling per downsampling)")
-    discriminator_width: int = _option(32, "channels of the PatchGAN's first layer")
+    generator_width: int | None = _option(None, "channels of G's first layer, doubling per downsampling "
+                                          "(default: 32; cyclegan 16, whose step runs four models)")
+    discriminator_width: int | None = _option(None, "channels of the PatchGAN's first layer (default: 32; "
+                                              "cyclegan 16)")
     discriminator_layers: int = _option(2, "strided layers of the PatchGAN: 2 judges 8x8 patches of a "
                                         "32x32 image, each seeing 34 pixels (the paper's 3 sees 70 of 256)")
     residual_blocks: int | None = _option(None, "residual blocks of the resnet and upscaler generators "
-                                          "(default: 6 and 4)")
+                                          "(default: 4)")
     loss: str | None = _option(None, "adversarial loss: non-saturating (pix2pix, SRGAN) or least-squares "
                                "(CycleGAN)", (None,) + LOSS_NAMES)
     adversarial_weight: float | None = _option(None, "weight of the adversarial term; 0 trains G on its "
@@ -364,8 +369,8 @@ class TranslationConfig:
         if self.image_size is not None and self.image_size < 8:
             raise UserError(f"--image-size must be at least 8, got {self.image_size}")
         for name in ("batch_size", "scale_factor", "generator_width", "discriminator_width",
-                     "discriminator_layers", "sample_grid"):
-            if getattr(self, name) < 1:
+                     "discriminator_layers", "sample_grid", "residual_blocks"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         if self.epochs is not None and self.epochs < 1:
             raise UserError(f"--epochs must be a positive integer, got {self.epochs}")
@@ -382,6 +387,16 @@ class TranslationConfig:
         if self.image_size is None:
             values["image_size"] = 28 if self.task == "super-resolution" else 32
         return dataclasses.replace(self, **values)
+
+    def command_line(self):
+        """The `gan-tf train-translator` command that reproduces this config (non-default flags only)."""
+        words = ["gan-tf", "train-translator"]
+        for name, item in TRANSLATION_FIELDS.items():
+            value = getattr(self, name)
+            if name in ("resume", "run_name", "output_dir") or value == item.default:
+                continue
+            words += [f"--{name.replace('_', '-')}", str(value)]
+        return " ".join(words)
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -403,12 +418,16 @@ TRANSLATION_FIELDS = {item.name: item for item in dataclasses.fields(Translation
 # CycleGAN = ResNet generators + PatchGANs, least-squares loss + 10 x cycle + 5 x identity;
 # SRGAN = residual upscaler, content loss in a classifier's features + 1e-3 x adversarial (the paper's
 # weight; here the content features are a digit classifier's, not VGG's) and a little pixel L1.
+# pix2pix's paired task is MNIST-M -> MNIST: the digit is in the input, so the output is determined
+# (the other way round the photograph behind the digit cannot be guessed, and L1 can only blur it).
+_TASK_COMMON = {"residual_blocks": 4, "epochs": 10, "generator_width": 32, "discriminator_width": 32,
+                "adversarial_weight": 1.0, "reconstruction_weight": 0.0, "content_weight": 0.0}
 TASK_VALUES = {
-    "pix2pix": {"generator": "unet", "loss": "non-saturating", "adversarial_weight": 1.0,
-                "reconstruction_weight": 100.0, "content_weight": 0.0, "residual_blocks": 6, "epochs": 10},
-    "cyclegan": {"generator": "resnet", "loss": "least-squares", "adversarial_weight": 1.0,
-                 "reconstruction_weight": 0.0, "content_weight": 0.0, "residual_blocks": 6, "epochs": 10},
-    "super-resolution": {"generator": "upscaler", "loss": "non-saturating", "adversarial_weight": 1e-3,
-                         "reconstruction_weight": 1.0, "content_weight": 1.0, "residual_blocks": 4,
-                         "epochs": 10},
+    "pix2pix": {**_TASK_COMMON, "source": "mnist-m-5k", "target": "mnist-5k", "generator": "unet",
+                "loss": "non-saturating", "reconstruction_weight": 100.0},
+    "cyclegan": {**_TASK_COMMON, "source": "mnist-5k", "target": "mnist-m-5k", "generator": "resnet",
+                 "loss": "least-squares", "generator_width": 16, "discriminator_width": 16},
+    "super-resolution": {**_TASK_COMMON, "source": "mnist-5k", "target": "mnist-5k", "generator": "upscaler",
+                         "loss": "non-saturating", "adversarial_weight": 1e-3, "reconstruction_weight": 1.0,
+                         "content_weight": 1.0},
 }

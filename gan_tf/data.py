@@ -267,11 +267,8 @@ def _conform(images, image_size, channels):
     """Match the requested side and channel count (gray <-> RGB; resize keeps the aspect: squares)."""
     if channels is not None and channels not in (1, 3):
         raise UserError(f"channels must be 1 or 3, got {channels}")
-    if channels == 3 and images.shape[-1] == 1:
-        images = np.repeat(images, 3, axis=-1)
-    elif channels == 1 and images.shape[-1] == 3:
-        weights = np.array([0.299, 0.587, 0.114], np.float32)
-        images = np.round(images.astype(np.float32) @ weights)[..., None].astype(np.uint8)
+    if channels is not None:
+        images = pixels.convert_channels(images, channels)
     if image_size == 32 and images.shape[1:3] == (28, 28):
         # Pad, do not stretch: LeNet's 32x32 digits. Strokes keep their width, and the digit
         # classifier judges the centre 28x28 crop of a 32x32 generator's images (gan_tf.classifier).

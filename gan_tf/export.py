@@ -12,6 +12,11 @@ Two signatures, both self-contained (loading needs TensorFlow only, no gan_tf co
   (one PNG per image, so a REST client gets pictures without numpy). Its noise is drawn with
   stateless random ops, so the same seed gives the same images in any process, on any server replica.
 
+A translator (pix2pix, CycleGAN, super-resolution: a G that takes an image) gets instead:
+- `serving_default`: images float32 [batch, h, w, c] in [0, 1] -> images float32 [batch, H, W, C] in [0, 1];
+- `translate_png`: images_png_bytes string [batch] (PNG or JPEG files of the input size) -> images and
+  images_png_bytes, so a REST client sends and receives pictures.
+
 Versions are never overwritten: an export is written to a hidden temporary folder (which TF Serving
 ignores, since it is not a number) and renamed into place when complete.
 """
@@ -75,6 +80,47 @@ def build_archive(generator):
     return archive, conditioning
 
 
+def is_translator(model):
+    """True for an image-to-image G (one input of rank 4), False for a noise-to-image one."""
+    return len(model.inputs) == 1 and len(model.inputs[0].shape) == 4
+
+
+def build_translator_archive(generator):
+    """A `keras.export.ExportArchive` of an image-to-image G: `serving_default` on [0, 1] arrays and
+    `translate_png` on encoded images (see the module docstring)."""
+    from keras.export import ExportArchive
+
+    height, width, channels = (int(size) for size in generator.inputs[0].shape[1:])
+    archive = ExportArchive()
+    archive.track(generator)
+
+    def translate_unit(images):
+        # [0, 1] -> [-1, 1] -> G -> [0, 1]: gan_tf.images' conversions, as graph ops.
+        outputs = generator(images * 2.0 - 1.0, training=False)
+        return tf.clip_by_value((tf.cast(outputs, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+    def serving_default(images):
+        return {"images": translate_unit(images)}
+
+    def translate_png(encoded):
+        def decode(one):
+            image = tf.io.decode_image(one, channels=channels, expand_animations=False)
+            tf.debugging.assert_equal(tf.shape(image)[:2], [height, width],
+                                      message=f"every image must be {height}x{width} pixels")
+            return tf.cast(image, tf.float32) / 255.0
+
+        images = tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec((height, width, channels)))
+        outputs = translate_unit(images)
+        png = tf.map_fn(tf.io.encode_png, tf.cast(tf.round(outputs * 255.0), tf.uint8), fn_output_signature=tf.string)
+        return {"images": outputs, "images_png_bytes": png}
+
+    archive.add_endpoint("serving_default", serving_default, input_signature=[
+        tf.TensorSpec((None, height, width, channels), tf.float32, name="images")])
+    archive.add_endpoint("translate_png", translate_png, input_signature=[
+        tf.TensorSpec((None,), tf.string, name="images_png_bytes")])
+    return archive
+
+
 def versions(model_dir):
     """Integer versions present under saved_models/<name>/, ascending."""
     if not os.path.isdir(model_dir):
@@ -104,12 +150,16 @@ def export_generator(generator, model_name, base_dir="saved_models", version=Non
                         f"omit --version to write version {(existing[-1] + 1) if existing else 1}")
     # A hidden temporary folder (TF Serving ignores it: not a number), renamed into place when complete.
     with runs.atomic_path(final) as temporary:
-        archive, conditioning = build_archive(generator)
-        archive.write_out(temporary, verbose=False)
         info = dict(metadata or {})
-        info.update(model_name=model_name, version=version, **conditioning.metadata(),
-                    image_shape=[int(size) for size in generator.outputs[0].shape[1:]],
-                    gan_tf_version=gan_tf.__version__, max_samples_per_request=MAX_SAMPLES_PER_REQUEST)
+        if is_translator(generator):
+            build_translator_archive(generator).write_out(temporary, verbose=False)
+            info.update(kind="translator", input_shape=[int(size) for size in generator.inputs[0].shape[1:]])
+        else:
+            archive, conditioning = build_archive(generator)
+            archive.write_out(temporary, verbose=False)
+            info.update(kind="generator", **conditioning.metadata(), max_samples_per_request=MAX_SAMPLES_PER_REQUEST)
+        info.update(model_name=model_name, version=version, gan_tf_version=gan_tf.__version__,
+                    image_shape=[int(size) for size in generator.outputs[0].shape[1:]])
         runs.write_json(os.path.join(temporary, "assets.extra", "config.json"), info)
     write_models_config(base_dir)
     return final

@@ -104,3 +104,18 @@ def comparison_rows(rows):
         row = np.repeat(np.repeat(row, factor, axis=1), factor, axis=2) if factor > 1 else row
         fitted.append(np.repeat(row, channels, axis=-1) if row.shape[-1] < channels else row)
     return np.concatenate(fitted)
+
+
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L")
+
+
+def convert_channels(images, channels):
+    """[n, H, W, 1|3] images (any range) with `channels` channels: gray repeated to RGB, RGB to luma.
+    Keeps the dtype; uint8 luma is rounded."""
+    images = np.asarray(images)
+    if images.shape[-1] == channels:
+        return images
+    if channels == 3:
+        return np.repeat(images, 3, axis=-1)
+    gray = images.astype(np.float32) @ np.array(LUMA_WEIGHTS, np.float32)
+    return (np.round(gray) if images.dtype == np.uint8 else gray)[..., None].astype(images.dtype)

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 
-from gan_tf.config import TrainConfig
+from gan_tf.config import TrainConfig, TranslationConfig
 from gan_tf.errors import UserError
 
 CONFIG_FILE = "config.json"
@@ -136,8 +136,9 @@ def write_config(run_dir, config):
     return write_text(os.path.join(run_dir, CONFIG_FILE), config.to_json() + "\n")
 
 
-def saved_config(run_dir, config_class=TrainConfig):
-    """The config a run was trained with (its config.json): a `TrainConfig`, or `config_class`'s."""
+def saved_config(run_dir, config_class=None):
+    """The config a run was trained with (its config.json): `config_class`'s, by default a
+    `TranslationConfig` for a translator's run (it has a `task`) and a `TrainConfig` otherwise."""
     path = os.path.join(run_dir, CONFIG_FILE)
     if not os.path.exists(path):
         raise UserError(f"{path} is missing; cannot tell how {run_dir} was trained (is it a run folder?)")
@@ -146,6 +147,8 @@ def saved_config(run_dir, config_class=TrainConfig):
             values = json.load(file)
         except ValueError as error:
             raise UserError(f"{path} is not valid JSON ({error}); restore it or start a new run") from None
+    if config_class is None:
+        config_class = TranslationConfig if "task" in values else TrainConfig
     return config_class.from_dict(values)
 
 

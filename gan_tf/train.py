@@ -317,6 +317,8 @@ def train_translator(config, verbose=True, extra_callbacks=()):
     Writes the usual run folder (config.json, history.csv, checkpoints/, samples/, training.gif),
     generator.keras (and backward_generator.keras for CycleGAN) and metrics.json.
     """
+    import numpy as np
+
     config = config.resolved()
     run_dir = runs.resolve_run_dir(config)
     pieces = translation_data(config)
@@ -333,7 +335,8 @@ def train_translator(config, verbose=True, extra_callbacks=()):
     else:
         os.makedirs(run_dir)
     runs.write_config(run_dir, config)
-    shown = slice(0, config.sample_grid)
+    held = len(pieces.held_out_sources)  # sorted by class: spread the shown ones over all classes
+    shown = np.unique(np.linspace(0, held - 1, min(config.sample_grid, held)).astype(int))
     callbacks = [
         run_callbacks.StopOnNonFiniteLoss(),
         run_callbacks.RunHistory(run_dir, initial_epoch, steps_per_epoch * config.batch_size),
@@ -388,10 +391,10 @@ def measure_translator(generator, pieces, config):
         side = targets.shape[1]
         bicubic = tf.image.resize(pixels.model_to_unit(pieces.held_out_sources), (side, side), method="bicubic")
         report["bicubic"] = quality(np.clip(bicubic.numpy(), 0.0, 1.0))
-    elif judge is not None and pieces.held_out_sources.shape == pieces.held_out_targets.shape:
-        report["untranslated"] = quality(pixels.model_to_unit(pieces.held_out_sources))
-    elif judge is not None and pieces.held_out_sources.shape[-1] == 1:  # gray sources shown to a colour judge
-        report["untranslated"] = quality(np.repeat(pixels.model_to_unit(pieces.held_out_sources), 3, axis=-1))
+    elif judge is not None and pieces.held_out_sources.shape[1:3] == pieces.held_out_targets.shape[1:3]:
+        # The inputs as they are, shown to the target's classifier (gray as RGB, colour as luma).
+        sources = pixels.convert_channels(pixels.model_to_unit(pieces.held_out_sources), targets.shape[-1])
+        report["untranslated"] = quality(sources)
     return report
 
 

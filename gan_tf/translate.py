@@ -224,22 +224,58 @@ def _to_unit(images):
     return (images + 1.0) * 0.5
 
 
+class SavedModelTranslator:
+    """An exported translator (saved_models/NAME[/VERSION]) called like G: model-range images in and out.
+
+    Needs TensorFlow only: the SavedModel's `serving_default` takes and returns [0, 1] images.
+    """
+
+    def __init__(self, path):
+        from gan_tf.export import read_metadata, resolve_saved_model
+
+        version_dir = resolve_saved_model(path)
+        signature = tf.saved_model.load(version_dir).signatures.get("serving_default")
+        inputs = signature.structured_input_signature[1] if signature is not None else {}
+        if "images" not in inputs or len(inputs["images"].shape) != 4:
+            raise UserError(f"{path} is a SavedModel of a noise-to-image generator (inputs: "
+                            f"{', '.join(sorted(inputs))}); use `gan-tf sample` for it")
+        self.signature = signature
+        self.input_shape = tuple(int(size) for size in inputs["images"].shape[1:])
+        metadata = read_metadata(version_dir)
+        self.output_shape = tuple(metadata.get("image_shape") or
+                                  signature.structured_outputs["images"].shape[1:])
+
+    def __call__(self, images, training=False):
+        del training
+        unit = (tf.convert_to_tensor(images, tf.float32) + 1.0) / 2.0
+        return self.signature(images=unit)["images"] * 2.0 - 1.0
+
+
+def shapes_of(translator):
+    """(input shape, output shape) without the batch axis, for a Keras G or a `SavedModelTranslator`."""
+    if isinstance(translator, SavedModelTranslator):
+        return translator.input_shape, translator.output_shape
+    return (tuple(int(size) for size in translator.inputs[0].shape[1:]),
+            tuple(int(size) for size in translator.outputs[0].shape[1:]))
+
+
 def translate_images(generator, images, batch_size=256):
     """G's outputs for model-range images [n, H, W, C] in [-1, 1], in batches, as a float32 array."""
     import numpy as np
 
-    expected = tuple(generator.inputs[0].shape[1:])
+    expected = shapes_of(generator)[0]
     if tuple(np.shape(images)[1:]) != expected:
         raise UserError(f"this translator takes {'x'.join(map(str, expected))} images, these are "
                         f"{'x'.join(map(str, np.shape(images)[1:]))}")
     outputs = [ops.convert_to_numpy(generator(np.asarray(images[start:start + batch_size], np.float32),
                                               training=False))
                for start in range(0, len(images), batch_size)]
-    return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(generator.outputs[0].shape[1:]))
+    return np.concatenate(outputs) if outputs else np.zeros((0,) + shapes_of(generator)[1], np.float32)
 
 
 def load_translator(path, upscaler=False):
-    """The image-to-image generator of a run folder or `.keras` file, checked to be one.
+    """The image-to-image generator of a run folder, a `.keras` file or an exported SavedModel
+    (saved_models/NAME[/VERSION]), checked to be one.
 
     Raises:
         UserError: no such model, a noise-to-image generator, or (for `upscaler`) a model that does not
@@ -251,14 +287,18 @@ def load_translator(path, upscaler=False):
 
     if os.path.isdir(path) and os.path.exists(os.path.join(path, runs.GENERATOR_FILE)):
         path = os.path.join(path, runs.GENERATOR_FILE)
-    if not (os.path.isfile(path) and path.endswith(".keras")):
-        raise UserError(f"no translator at {path}; give a run folder of `gan-tf train-translator` or its "
-                        "generator.keras")
-    generator = runs.load_generator(path)
-    input_shape, output_shape = tuple(generator.inputs[0].shape[1:]), tuple(generator.outputs[0].shape[1:])
-    if len(generator.inputs) != 1 or len(input_shape) != 3:
-        raise UserError(f"{path} draws images from noise (inputs: {', '.join(t.name for t in generator.inputs)}); "
-                        "use `gan-tf sample` for it, or give a model trained by `gan-tf train-translator`")
+    if os.path.isdir(path):
+        generator = SavedModelTranslator(path)
+    elif os.path.isfile(path) and path.endswith(".keras"):
+        generator = runs.load_generator(path)
+        if len(generator.inputs) != 1 or len(generator.inputs[0].shape) != 4:
+            raise UserError(f"{path} draws images from noise (inputs: "
+                            f"{', '.join(t.name for t in generator.inputs)}); use `gan-tf sample` for it, or "
+                            "give a model trained by `gan-tf train-translator`")
+    else:
+        raise UserError(f"no translator at {path}; give a run folder of `gan-tf train-translator`, its "
+                        "generator.keras, or an exported saved_models/NAME")
+    input_shape, output_shape = shapes_of(generator)
     enlarges = output_shape[0] > input_shape[0]
     if upscaler and not enlarges:
         raise UserError(f"{path} keeps the image size ({input_shape[0]} -> {output_shape[0]}); it is a "

@@ -109,12 +109,13 @@ def test_super_resolution_reports_the_bicubic_reference(tmp_path, aligned_npz):
 
 
 def test_mnist_m_translation_is_judged_by_its_shipped_classifier(tmp_path):
-    # The real pair of data sets at a tiny width, one epoch over a 90% held-out setting: seconds.
+    # pix2pix's default task (mnist-m-5k -> mnist-5k) at a tiny width for one epoch: seconds.
     config = TranslationConfig(task="pix2pix", epochs=1, batch_size=50, generator_width=2, discriminator_width=2,
-                               held_out=0.9, output_dir=str(tmp_path), run_name="m")
+                               output_dir=str(tmp_path), run_name="m")
     report = json.load(open(os.path.join(train_translator(config, verbose=False).run_dir, "metrics.json")))
-    assert report["classifier"] == "mnist-m-5k" and report["held_out"] == 4500
-    assert report["untranslated"]["accuracy"] > 0.9  # gray digits shown to the colour classifier
+    assert report["classifier"] == "mnist-5k" and report["held_out"] == 500
+    # Colour digits shown (as luma) to the gray digits' classifier: the domain gap pix2pix has to close.
+    assert 0.3 < report["untranslated"]["accuracy"] < 0.8
     assert 0.0 <= report["translator"]["accuracy"] <= 1.0 and report["translator"]["fd"] > 0
 
 
@@ -165,3 +166,43 @@ def test_translate_images_checks_the_shape():
         translate_images(generator, np.zeros((3, 16, 16, 3), np.float32))
     with pytest.raises(UserError, match="no translator"):
         load_translator("/nonexistent/generator.keras")
+
+
+def test_exported_translator_serves_arrays_and_pngs_and_translates_from_the_saved_model(tmp_path, aligned_npz,
+                                                                                       capsys):
+    import tensorflow as tf
+
+    from gan_tf import images as pixels
+    from gan_tf.export import read_metadata
+
+    run_dir = train_translator(tiny(tmp_path, aligned_npz), verbose=False).run_dir
+    base = tmp_path / "saved_models"
+    assert cli.main(["export", "--run", run_dir, "--name", "p2p", "--base-dir", str(base)]) == 0
+    assert "translate_png" in capsys.readouterr().out
+    version = base / "p2p" / "1"
+    assert read_metadata(str(version))["kind"] == "translator"
+    assert "train-translator" in read_metadata(str(version))["training_command"]
+    loaded = tf.saved_model.load(str(version))
+    gray = data.load(aligned_npz[0], 16).images[:3]
+    unit = pixels.model_to_unit(pixels.bytes_to_model(gray))
+    served = loaded.signatures["serving_default"](images=tf.constant(unit))["images"].numpy()
+    generator = load_translator(run_dir)
+    expected = pixels.model_to_unit(translate_images(generator, pixels.bytes_to_model(gray)))
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+    pngs = tf.stack([tf.io.encode_png(image) for image in gray])
+    answer = loaded.signatures["translate_png"](images_png_bytes=pngs)
+    assert answer["images"].shape == (3, 16, 16, 3) and answer["images_png_bytes"].shape == (3,)
+    np.testing.assert_allclose(answer["images"].numpy(), expected, atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="16x16"):
+        loaded.signatures["translate_png"](images_png_bytes=tf.stack([tf.io.encode_png(np.zeros((20, 20, 1),
+                                                                                                np.uint8))]))
+    # gan-tf translate from the SavedModel gives what the .keras file gives.
+    small, out = tmp_path / "small.npz", tmp_path / "served.npz"
+    np.savez(small, images=gray)
+    assert cli.main(["translate", "--model", str(base / "p2p"), "--input", str(small), "--out", str(out)]) == 0
+    with np.load(out) as written:
+        np.testing.assert_allclose(written["images"], expected, atol=1e-5)
+    noise_saved_model = os.path.join(os.path.dirname(cli.__file__), "..", "saved_models", "dcgan_mnist")
+    capsys.readouterr()
+    assert cli.main(["translate", "--model", noise_saved_model, "--input", str(small)]) == 2
+    assert "gan-tf sample" in capsys.readouterr().err

@@ -22,6 +22,8 @@ FIGURES = {
     "09_progressive_growing.py": ["level_of_detail.png", "resolutions.png", "fade_in.png", "progress.png",
                                   "final_samples.png"],
     "10_style_based_generator.py": ["style_mixing.png", "truncation.png", "noise.png"],
+    "11_image_translation.py": ["pairs.png", "cyclegan.png", "pix2pix/samples/epoch_0001.png",
+                                "pix2pix/metrics.json", "cyclegan/metrics.json"],
 }
 
 
