@@ -50,7 +50,7 @@ def run(epochs=None, quick=False, output_dir=None):
             "epochs": epochs, "config": config.resolved().to_json()}
 
 
-def figure(result, path, count=12):
+def figure(result, path, count=20):
     """Rows: the 7x7 input enlarged, bicubic, each model, the real digit (held-out digits)."""
     import keras
     import numpy as np
@@ -62,7 +62,8 @@ def figure(result, path, count=12):
     from gan_tf.translate import translate_images
 
     pieces = translation_data(TranslationConfig.from_dict(json.loads(result["config"])))
-    sources, targets = pieces.held_out_sources[:count], pieces.held_out_targets[:count]
+    shown = np.linspace(0, len(pieces.held_out_sources) - 1, count).astype(int)  # sorted by class: spread
+    sources, targets = pieces.held_out_sources[shown], pieces.held_out_targets[shown]
     side = targets.shape[1]
     rows = [pixels.model_to_unit(sources),
             np.clip(tf.image.resize(pixels.model_to_unit(sources), (side, side), method="bicubic").numpy(), 0, 1)]

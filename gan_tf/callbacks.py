@@ -212,9 +212,8 @@ class ProgressBar(keras.callbacks.Callback):
         self.bar.update(1)
         if batch % 5 == 0 or batch + 1 == self.steps_per_epoch:
             rate = (batch + 1) * self.batch_size / max(time.time() - self.started, 1e-9)
-            self.bar.set_postfix(d_loss=f"{float(logs.get('d_loss', np.nan)):.3f}",
-                                 g_loss=f"{float(logs.get('g_loss', np.nan)):.3f}",
-                                 img_s=f"{rate:.0f}", refresh=False)
+            losses = {name: f"{float(logs[name]):.3f}" for name in ("d_loss", "g_loss") if name in logs}
+            self.bar.set_postfix(**losses, img_s=f"{rate:.0f}", refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         self.bar.close()

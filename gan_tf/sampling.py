@@ -83,19 +83,40 @@ def sample_unit_images(generator, count, seed=0, labels=None, batch_size=500, tr
                                 truncation=truncation)
 
 
-def write_samples(unit_images, out):
-    """`.png` -> one grid; `.npz` -> array `images` in [0, 1]; anything else -> a folder of PNGs."""
+def write_samples(unit_images, out, inputs=None, name="sample"):
+    """`.png` -> one grid; `.npz` -> array `images` in [0, 1]; anything else -> a folder of PNGs.
+
+    With `inputs` (a translator's [0, 1] inputs, one per image) the grid shows each row of inputs above
+    its outputs and the `.npz` holds them as `inputs` too. `name` prefixes the PNG files of a folder.
+    """
     lowered = out.lower()
     if lowered.endswith(".png"):
-        pixels.save_png(pixels.unit_to_bytes(pixels.grid(unit_images)), out, scale=2)
+        picture = pixels.grid(unit_images) if inputs is None else _inputs_above_outputs(inputs, unit_images)
+        pixels.save_png(pixels.unit_to_bytes(picture), out, scale=2)
     elif lowered.endswith(".npz"):
+        arrays = {"images": np.asarray(unit_images, np.float32)}
+        if inputs is not None:
+            arrays["inputs"] = np.asarray(inputs, np.float32)
         with runs.atomic_path(out) as temporary, open(temporary, "wb") as file:  # a file: numpy adds no suffix
-            np.savez_compressed(file, images=np.asarray(unit_images, np.float32))
+            np.savez_compressed(file, **arrays)
     else:
         if os.path.exists(out) and not os.path.isdir(out):
             raise UserError(f"--out {out} exists and is not a folder; give a .png, .npz or folder path")
         os.makedirs(out, exist_ok=True)
         width = len(str(len(unit_images) - 1))
         for index, image in enumerate(pixels.unit_to_bytes(unit_images)):
-            pixels.save_png(image, os.path.join(out, f"sample_{index:0{width}d}.png"))
+            pixels.save_png(image, os.path.join(out, f"{name}_{index:0{width}d}.png"))
     return out
+
+
+def _inputs_above_outputs(inputs, outputs, columns=16):
+    """One grid: up to `columns` inputs per row, each row followed by their outputs (sides and channels
+    matched by `gan_tf.images.comparison_rows`); the last rows are padded with black."""
+    columns = min(len(outputs), columns)
+    rows = []
+    for start in range(0, len(outputs), columns):
+        for batch in (inputs[start:start + columns], outputs[start:start + columns]):
+            batch = np.asarray(batch, np.float32)
+            padding = np.zeros((columns - len(batch),) + batch.shape[1:], np.float32)
+            rows.append(np.concatenate([batch, padding]))
+    return pixels.grid(pixels.comparison_rows(rows), columns)

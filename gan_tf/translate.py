@@ -311,34 +311,8 @@ def load_translator(path, upscaler=False):
 def write_translations(source_images, output_images, out):
     """Write model-range inputs and outputs: `.png` -> a grid, inputs above their outputs; `.npz` ->
     `images` (outputs) and `inputs` in [0, 1]; anything else -> a folder of one PNG per output."""
-    import os
-
-    import numpy as np
-
     from gan_tf import images as pixels
-    from gan_tf import runs
+    from gan_tf.sampling import write_samples
 
-    sources, outputs = pixels.model_to_unit(source_images), pixels.model_to_unit(output_images)
-    lowered = out.lower()
-    if lowered.endswith(".png"):
-        columns = min(len(outputs), 16)
-        rows = []
-        for start in range(0, len(outputs), columns):
-            rows += [sources[start:start + columns], outputs[start:start + columns]]
-        last = len(rows[-1])
-        if last < columns:  # pad the last pair of rows so the grid stays rectangular
-            rows = [row if len(row) == columns else np.concatenate(
-                [row, np.zeros((columns - last,) + row.shape[1:], row.dtype)]) for row in rows]
-        picture = pixels.grid(pixels.comparison_rows(rows), columns)
-        pixels.save_png(pixels.unit_to_bytes(picture), out, scale=2)
-    elif lowered.endswith(".npz"):
-        with runs.atomic_path(out) as temporary, open(temporary, "wb") as file:
-            np.savez_compressed(file, images=outputs.astype(np.float32), inputs=sources.astype(np.float32))
-    else:
-        if os.path.exists(out) and not os.path.isdir(out):
-            raise UserError(f"--out {out} exists and is not a folder; give a .png, .npz or folder path")
-        os.makedirs(out, exist_ok=True)
-        width = len(str(len(outputs) - 1))
-        for index, image in enumerate(pixels.unit_to_bytes(outputs)):
-            pixels.save_png(image, os.path.join(out, f"output_{index:0{width}d}.png"))
-    return out
+    return write_samples(pixels.model_to_unit(output_images), out, inputs=pixels.model_to_unit(source_images),
+                         name="output")
