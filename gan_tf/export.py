@@ -105,9 +105,10 @@ def build_translator_archive(generator):
     def translate_png(encoded):
         def decode(one):
             image = tf.io.decode_image(one, channels=channels, expand_animations=False)
-            tf.debugging.assert_equal(tf.shape(image)[:2], [height, width],
-                                      message=f"every image must be {height}x{width} pixels")
-            return tf.cast(image, tf.float32) / 255.0
+            check = tf.debugging.assert_equal(tf.shape(image)[:2], [height, width],
+                                              message=f"every image must be {height}x{width} pixels")
+            with tf.control_dependencies([check]):  # refuse before anything uses the image
+                return tf.cast(image, tf.float32) / 255.0
 
         images = tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec((height, width, channels)))
         outputs = translate_unit(images)

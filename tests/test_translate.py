@@ -108,6 +108,7 @@ def test_super_resolution_reports_the_bicubic_reference(tmp_path, aligned_npz):
     assert generator.inputs[0].shape[1:] == (4, 4, 1) and generator.outputs[0].shape[1:] == (16, 16, 1)
 
 
+@pytest.mark.slow  # tutorial 11's --quick run trains both tasks on the real data sets in the default run
 def test_mnist_m_translation_is_judged_by_its_shipped_classifier(tmp_path):
     # pix2pix's default task (mnist-m-5k -> mnist-5k) at a tiny width for one epoch: seconds.
     config = TranslationConfig(task="pix2pix", epochs=1, batch_size=50, generator_width=2, discriminator_width=2,

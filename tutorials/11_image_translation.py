@@ -5,8 +5,8 @@ Description: A GAN need not start from noise. pix2pix (Isola et al. 2017) learns
 aligned pairs: here it removes the photograph behind MNIST-M digits. CycleGAN (Zhu et al. 2017)
 learns from two unaligned piles of images: here it paints plain digits in MNIST-M's style (style
 transfer between domains) and back. Both are measured on held-out digits with classifiers.
-Time on a laptop CPU: about 10 minutes on 2 cores (pix2pix 6 epochs, CycleGAN 6 epochs at width
-16); `--quick`: under a minute with tiny models.
+Time on a laptop CPU: 512 s on 2 cores (pix2pix 6 epochs, CycleGAN 6 epochs; measured 2026-11-26
+while another training shared the cores); `--quick`: 30 to 39 s with tiny models (the test suite, 2026-11-26).
 
 What you will learn:
 - MNIST-M: how the colour data set is made, offline, from the digits and two photographs;
