@@ -32,7 +32,6 @@ ddof 0) over the seeds, each seed's pair, the cGAN's label accuracy and a verdic
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -221,11 +220,10 @@ def main():
     print(table)
     print(f"total {result['seconds']:.0f} s")
     if not args.quick:
-        os.makedirs(args.out_dir, exist_ok=True)
-        with open(os.path.join(args.out_dir, "augmentation.json"), "w") as file:
-            json.dump(result, file, indent=2)
-        with open(os.path.join(args.out_dir, "augmentation.md"), "w") as file:
-            file.write(table + "\n")
+        from gan_tf import runs  # atomic writes, folders created
+
+        runs.write_json(os.path.join(args.out_dir, "augmentation.json"), result)
+        runs.write_text(os.path.join(args.out_dir, "augmentation.md"), table + "\n")
 
 
 if __name__ == "__main__":

@@ -127,11 +127,10 @@ def main():
     print(table)
     print(f"total {result['seconds']:.0f} s (CycleGAN {result['cyclegan_seconds']:.0f} s)")
     if not args.quick:
-        os.makedirs(args.out_dir, exist_ok=True)
-        with open(os.path.join(args.out_dir, "domain_adaptation.json"), "w") as file:
-            json.dump(result, file, indent=2)
-        with open(os.path.join(args.out_dir, "domain_adaptation.md"), "w") as file:
-            file.write(table + "\n")
+        from gan_tf import runs  # atomic writes, folders created
+
+        runs.write_json(os.path.join(args.out_dir, "domain_adaptation.json"), result)
+        runs.write_text(os.path.join(args.out_dir, "domain_adaptation.md"), table + "\n")
 
 
 if __name__ == "__main__":

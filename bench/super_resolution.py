@@ -96,12 +96,11 @@ def main():
     print(table)
     print(f"total {time.time() - started:.0f} s")
     if not args.quick:
-        os.makedirs(args.out_dir, exist_ok=True)
+        from gan_tf import runs  # atomic writes, folders created
+
         figure(result, os.path.join(args.out_dir, "super_resolution.png"))
-        with open(os.path.join(args.out_dir, "super_resolution.json"), "w") as file:
-            json.dump(result, file, indent=2)
-        with open(os.path.join(args.out_dir, "super_resolution.md"), "w") as file:
-            file.write(table + "\n")
+        runs.write_json(os.path.join(args.out_dir, "super_resolution.json"), result)
+        runs.write_text(os.path.join(args.out_dir, "super_resolution.md"), table + "\n")
 
 
 if __name__ == "__main__":

@@ -37,10 +37,13 @@ SERVING_MOUNT = "/models"  # where the README's `docker run` mounts saved_models
 _VERSION = re.compile(r"^\d+$")
 
 
-def _unit_images(generator, inputs):
+def _model_to_unit(images):
     # [-1, 1] (tanh) -> [0, 1]: gan_tf.images.model_to_unit, in TensorFlow ops so it lives in the graph.
-    images = generator(Conditioning.call_arguments(inputs), training=False)
     return tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def _unit_images(generator, inputs):
+    return _model_to_unit(generator(Conditioning.call_arguments(inputs), training=False))
 
 
 def build_archive(generator):
@@ -96,8 +99,7 @@ def build_translator_archive(generator):
 
     def translate_unit(images):
         # [0, 1] -> [-1, 1] -> G -> [0, 1]: gan_tf.images' conversions, as graph ops.
-        outputs = generator(images * 2.0 - 1.0, training=False)
-        return tf.clip_by_value((tf.cast(outputs, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
+        return _model_to_unit(generator(images * 2.0 - 1.0, training=False))
 
     def serving_default(images):
         return {"images": translate_unit(images)}

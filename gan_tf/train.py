@@ -253,8 +253,6 @@ def translation_dataset(sources, targets, batch_size, seed, paired):
 
 def build_translator(config, source_shape, target_shape):
     """G (and F), the PatchGAN(s) and the `Translator` a resolved `TranslationConfig` asks for, compiled."""
-    import keras
-
     from gan_tf import classifier
 
     size, in_channels, out_channels = target_shape[0], source_shape[-1], target_shape[-1]
@@ -363,7 +361,8 @@ def train_translator(config, verbose=True, extra_callbacks=()):
     if verbose:
         print(f"done: {generator_path}; held-out: " + ", ".join(
             f"{key} {value:.4f}" for key, value in report["translator"].items() if key != "n"))
-    return RunResult(run_dir, generator_path, len(runs.read_history(run_dir)), runs.read_history(run_dir))
+    history = runs.read_history(run_dir)
+    return RunResult(run_dir, generator_path, len(history), history)
 
 
 def measure_translator(generator, pieces, config):
