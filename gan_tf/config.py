@@ -311,6 +311,7 @@ def preset_config(name, **overrides):
 
 TASKS = ("pix2pix", "cyclegan", "super-resolution")
 GENERATOR_KINDS = ("unet", "resnet", "upscaler")
+CONTENT_FEATURES = ("auto", "classifier", "discriminator")
 
 
 @dataclass(frozen=True)
@@ -349,6 +350,11 @@ class TranslationConfig:
                                                   "(pix2pix's lambda 100)")
     content_weight: float | None = _option(None, "super-resolution: weight of the squared distance in the "
                                            "digit classifier's features (SRGAN's content loss, no VGG download)")
+    content_features: str = _option("auto", "super-resolution: where the content loss measures: classifier "
+                                    "(the target's shipped classifier, frozen), discriminator (D's last "
+                                    "feature layer, learned as D trains: works on any folder) or auto "
+                                    "(the classifier where one is shipped for the target, else D)",
+                                    CONTENT_FEATURES)
     cycle_weight: float = _option(10.0, "cyclegan: weight of the cycle-consistency L1 (the paper's 10)")
     identity_weight: float = _option(5.0, "cyclegan: weight of the identity L1 (the paper's 0.5 x cycle); "
                                      "keeps colours when an image is already in the target domain")
@@ -374,6 +380,9 @@ class TranslationConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         if self.epochs is not None and self.epochs < 1:
             raise UserError(f"--epochs must be a positive integer, got {self.epochs}")
+        if self.content_features not in CONTENT_FEATURES:
+            raise UserError(f"--content-features must be one of {', '.join(CONTENT_FEATURES)}, "
+                            f"got {self.content_features!r}")
         if not 0.0 < self.held_out < 1.0:
             raise UserError(f"--held-out must be between 0 and 1, got {self.held_out}")
 

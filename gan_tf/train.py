@@ -251,9 +251,37 @@ def translation_dataset(sources, targets, batch_size, seed, paired):
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+def _content_model(config, target_shape, critic):
+    """Images -> the features SRGAN's content loss compares: a shipped classifier's (frozen) or D's own.
+
+    D's features (Larsen et al. 2016's learned similarity) need no classifier, so any folder works;
+    they are D's layers themselves, never frozen here: G's step only applies G's gradients.
+    """
+    from gan_tf import classifier
+
+    name = run_callbacks.CLASSIFIER_FOR_DATASET.get(config.target)
+    kind = config.content_features
+    if kind == "auto":
+        kind = "classifier" if name is not None else "discriminator"
+    if kind == "discriminator":
+        if critic is None:
+            raise UserError("--content-features discriminator measures in D's features, and "
+                            "--adversarial-weight 0 trains no D; use a classifier or --content-weight 0")
+        return keras.Model(critic.inputs, critic.get_layer("features_act").output, name="critic_features")
+    if name is None:
+        raise UserError(f"the content loss uses a classifier of {config.target}, and none is shipped; "
+                        "pass --content-features discriminator (D's features) or --content-weight 0")
+    judge = classifier.load_classifier(name)
+    features = keras.Model(judge.inputs, judge.get_layer(classifier.FEATURES_LAYER).output)
+    features.trainable = False
+    if tuple(features.inputs[0].shape[1:]) != tuple(target_shape):
+        raise UserError(f"the {name} classifier judges {features.inputs[0].shape[1:]} images, the "
+                        f"targets are {tuple(target_shape)}; pass --content-features discriminator")
+    return features
+
+
 def build_translator(config, source_shape, target_shape):
     """G (and F), the PatchGAN(s) and the `Translator` a resolved `TranslationConfig` asks for, compiled."""
-    from gan_tf import classifier
 
     size, in_channels, out_channels = target_shape[0], source_shape[-1], target_shape[-1]
     keras.utils.set_random_seed(config.seed)
@@ -288,16 +316,7 @@ def build_translator(config, source_shape, target_shape):
         backward_critic = critic(in_channels, 0, "backward_discriminator") if adversarial else None
     content_model = None
     if config.content_weight:
-        name = run_callbacks.CLASSIFIER_FOR_DATASET.get(config.target)
-        if name is None:
-            raise UserError(f"the content loss uses a classifier of {config.target}, and none is shipped; "
-                            "train one (`gan-tf train-classifier --dataset ...`) or pass --content-weight 0")
-        judge = classifier.load_classifier(name)
-        content_model = keras.Model(judge.inputs, judge.get_layer(classifier.FEATURES_LAYER).output)
-        content_model.trainable = False
-        if tuple(content_model.inputs[0].shape[1:]) != tuple(target_shape):
-            raise UserError(f"the {name} classifier judges {content_model.inputs[0].shape[1:]} images, the "
-                            f"targets are {tuple(target_shape)}; pass --content-weight 0")
+        content_model = _content_model(config, target_shape, forward_critic)
     trainer = Translator(forward, forward_critic, backward, backward_critic, loss=config.loss,
                          adversarial_weight=config.adversarial_weight,
                          reconstruction_weight=config.reconstruction_weight,

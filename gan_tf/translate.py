@@ -153,7 +153,8 @@ class Translator(keras.Model):
     def _content_loss(self, target, output):
         target_features = ops.stop_gradient(self.content_model(_to_unit(target), training=False))
         output_features = self.content_model(_to_unit(output), training=False)
-        return ops.mean(ops.square(output_features - target_features), axis=-1)
+        squared = ops.square(output_features - target_features)  # [batch, features] or D's [batch, h, w, c]
+        return ops.mean(ops.reshape(squared, (ops.shape(squared)[0], -1)), axis=-1)
 
     def train_step(self, data):
         source, target, _ = keras.utils.unpack_x_y_sample_weight(data)  # fit: (x, y); train_on_batch adds None

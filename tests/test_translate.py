@@ -100,8 +100,11 @@ def test_run_folder_metrics_and_resume_continue_from_the_checkpoint(tmp_path, al
 
 
 def test_super_resolution_reports_the_bicubic_reference(tmp_path, aligned_npz):
-    config = tiny(tmp_path, aligned_npz, task="super-resolution", target=aligned_npz[0], content_weight=0.0)
+    # No classifier is shipped for this .npz, so the content loss measures in D's features (auto).
+    config = tiny(tmp_path, aligned_npz, task="super-resolution", target=aligned_npz[0])
     result = train_translator(config, verbose=False)
+    with open(os.path.join(result.run_dir, "history.csv")) as file:
+        assert "content_loss" in file.readline()
     report = json.load(open(os.path.join(result.run_dir, "metrics.json")))
     assert {"l1", "psnr", "ssim"} <= set(report["translator"]) and "psnr" in report["bicubic"]
     generator = keras.models.load_model(result.generator_path)
@@ -207,3 +210,18 @@ def test_exported_translator_serves_arrays_and_pngs_and_translates_from_the_save
     capsys.readouterr()
     assert cli.main(["translate", "--model", noise_saved_model, "--input", str(small)]) == 2
     assert "gan-tf sample" in capsys.readouterr().err
+
+
+def test_the_content_loss_measures_in_ds_features_where_no_classifier_is_shipped(tmp_path, aligned_npz):
+    config = tiny(tmp_path, aligned_npz, task="super-resolution", target=aligned_npz[0]).resolved()
+    shapes = ((4, 4, 1), (16, 16, 1))
+    trainer = build_translator(config, *shapes)
+    critic_layer = trainer.discriminator.get_layer("features_act")
+    assert trainer.content_model.layers[-1] is critic_layer  # D's own layer: it learns as D trains
+    assert trainer.discriminator.trainable and trainer.content_model.trainable_weights
+    with pytest.raises(UserError, match="trains no D"):
+        build_translator(config.replace(content_features="discriminator", adversarial_weight=0.0), *shapes)
+    with pytest.raises(UserError, match="none is shipped"):
+        build_translator(config.replace(content_features="classifier"), *shapes)
+    with pytest.raises(UserError, match="--content-features must be one of"):
+        config.replace(content_features="vgg")

@@ -54,6 +54,16 @@ def test_generators_reload_from_keras_files_with_the_same_outputs(tmp_path, buil
     np.testing.assert_allclose(np.asarray(reloaded(images)), np.asarray(generator(images)), atol=1e-6)
 
 
+def test_the_upscaler_learns_detail_on_top_of_bicubic():
+    generator = build_upscaling_generator(4, 4, 3, 3, width=4, residual_blocks=1)
+    last = generator.get_layer("to_image_conv")
+    last.set_weights([np.zeros_like(weight) for weight in last.get_weights()])  # no detail: bicubic alone
+    images = _images(2, 4, 4, 3)
+    bicubic = np.clip(tf.image.resize(images, (16, 16), method="bicubic").numpy(), -1, 1)
+    np.testing.assert_allclose(np.asarray(generator(images)), bicubic, atol=1e-5)
+    assert "bicubic" not in [layer.name for layer in build_upscaling_generator(4, 4, 1, 3, width=4).layers]
+
+
 def test_unet_default_depth_reaches_a_2x2_bottleneck_with_skips_at_every_level():
     generator = build_unet_generator(32, 1, 1, width=4, dropout=0.5)
     assert generator.get_layer("down4_act").output.shape[1:3] == (2, 2)
@@ -86,6 +96,7 @@ def test_unet_on_28_works_with_a_depth_that_divides_it():
     lambda: build_resnet_generator(16, norm="group"),
     lambda: build_resnet_generator(20, downsamplings=3),
     lambda: build_upscaling_generator(7, factor=3),
+    lambda: build_upscaling_generator(7, in_channels=1, out_channels=3, bicubic_skip=True),
     lambda: build_patch_discriminator(16, norm="weight"),
     lambda: build_patch_discriminator(16, layers=0),
 ])
