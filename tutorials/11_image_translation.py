@@ -34,7 +34,7 @@ from gan_tf.translate import load_translator, translate_images
 
 options = _prologue.parse(__doc__)
 started = time.time()
-tiny = dict(epochs=1, generator_width=4, discriminator_width=4, residual_blocks=1) \
+tiny = dict(epochs=1, batch_size=128, generator_width=4, discriminator_width=4, residual_blocks=1) \
     if options.quick else {}
 
 ## MNIST-M, made offline
@@ -66,7 +66,8 @@ print(f"U-Net: {len(unet.layers)} layers, skips at {sum('skip' in layer.name for
 # This direction is determined: the digit is in the input. (The other way, the photograph behind a
 # digit cannot be guessed, and an L1 loss would only paint its average.) G minimises
 # D's verdict plus 100 x L1 to the true digit; D judges (input, output) against (input, truth).
-config = TranslationConfig(**{**dict(task="pix2pix", epochs=6, output_dir=options.out, run_name="pix2pix"), **tiny})
+config = TranslationConfig(**{**dict(task="pix2pix", epochs=6, output_dir=options.out,
+                                     run_name=_prologue.replace_previous(options.out, "pix2pix")), **tiny})
 run = train_translator(config, verbose=not options.quick)
 report = json.load(open(os.path.join(run.run_dir, "metrics.json")))
 for name in ("untranslated", "translator"):
@@ -81,8 +82,8 @@ for name in ("untranslated", "translator"):
 # (G(y) = y for y already in MNIST-M) keeps colours from drifting. Least-squares GAN losses, as in
 # the paper. The task's widths are 16 (and 4 residual blocks): two generators and two discriminators
 # per step are the costliest models of the series.
-config = TranslationConfig(**{**dict(task="cyclegan", epochs=6, output_dir=options.out, run_name="cyclegan"),
-                              **tiny})
+config = TranslationConfig(**{**dict(task="cyclegan", epochs=6, output_dir=options.out,
+                                     run_name=_prologue.replace_previous(options.out, "cyclegan")), **tiny})
 run = train_translator(config, verbose=not options.quick)
 report = json.load(open(os.path.join(run.run_dir, "metrics.json")))
 row, before = report["translator"], report["untranslated"]

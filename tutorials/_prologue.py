@@ -13,6 +13,7 @@ folder first on `sys.path`, whatever the current directory.
 
 import argparse
 import os
+import shutil
 import sys
 
 # TensorFlow's C++ logging: errors only (TF 2.21 still prints its two oneDNN start-up lines, which
@@ -47,3 +48,13 @@ def parse(doc, **flags):
     options = parser.parse_args()
     os.makedirs(options.out, exist_ok=True)
     return options
+
+
+def replace_previous(out, name):
+    """Remove run folder `name` that an earlier run of this tutorial left in `out`; returns `name`.
+
+    Training refuses to write into an existing run folder (it would mix two runs); a tutorial's own
+    output folder is its to replace, so running a tutorial twice gives the second run's folders.
+    """
+    shutil.rmtree(os.path.join(out, name), ignore_errors=True)
+    return name
