@@ -43,9 +43,10 @@ def write_photo_tiles(folder, size=64, scales=(1.0, 0.75, 0.5)):
     import matplotlib.cbook
     import numpy as np
     from PIL import Image
-    from sklearn.datasets import load_sample_images
 
-    photographs = [Image.fromarray(np.asarray(image, np.uint8)) for image in load_sample_images().images]
+    from gan_tf.data import photographs as shipped_photographs
+
+    photographs = [Image.fromarray(image) for image in shipped_photographs()]
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as file:
         photographs.append(Image.open(file).convert("RGB"))
     os.makedirs(folder, exist_ok=True)
@@ -91,7 +92,6 @@ def figure(result, path, count=20):
     """Rows: the 7x7 input enlarged, bicubic, each model, the real digit (held-out digits)."""
     import keras
     import numpy as np
-    import tensorflow as tf
 
     from gan_tf import images as pixels
     from gan_tf.config import TranslationConfig
@@ -103,7 +103,7 @@ def figure(result, path, count=20):
     sources, targets = pieces.held_out_sources[shown], pieces.held_out_targets[shown]
     side = targets.shape[1]
     rows = [pixels.model_to_unit(sources),
-            np.clip(tf.image.resize(pixels.model_to_unit(sources), (side, side), method="bicubic").numpy(), 0, 1)]
+            pixels.bicubic_upscale(pixels.model_to_unit(sources), side)]
     for path_to_model in result["generators"].values():
         rows.append(pixels.model_to_unit(translate_images(keras.models.load_model(path_to_model), sources)))
     rows.append(pixels.model_to_unit(targets))

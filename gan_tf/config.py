@@ -349,7 +349,8 @@ class TranslationConfig:
     reconstruction_weight: float | None = _option(None, "weight of the L1 distance to the paired target "
                                                   "(pix2pix's lambda 100)")
     content_weight: float | None = _option(None, "super-resolution: weight of the squared distance in the "
-                                           "digit classifier's features (SRGAN's content loss, no VGG download)")
+                                           "features --content-features names (SRGAN's content loss, no VGG "
+                                           "download)")
     content_features: str = _option("auto", "super-resolution: where the content loss measures: classifier "
                                     "(the target's shipped classifier, frozen), discriminator (D's last "
                                     "feature layer, learned as D trains: works on any folder) or auto "

@@ -117,13 +117,13 @@ def _mnist_5k():
     return ImageSet(images, labels, "mnist-5k")
 
 
-def _photographs():
-    """The colour photographs scikit-learn ships (china.jpg and flower.jpg, 427x640), uint8 RGB."""
+def photographs():
+    """The colour photographs scikit-learn ships (china.jpg and flower.jpg, 427x640), uint8 RGB: offline
+    colour images for mnist-m-5k and for the super-resolution bench's folder of tiles."""
     try:
         from sklearn.datasets import load_sample_images
     except ImportError:
-        raise UserError("mnist-m-5k blends digits with the photographs scikit-learn ships; "
-                        "pip install scikit-learn") from None
+        raise UserError("the offline colour photographs come with scikit-learn; pip install scikit-learn") from None
     return [np.asarray(image, np.uint8) for image in load_sample_images().images]
 
 
@@ -163,7 +163,7 @@ def mnist_m_5k():
             return ImageSet(images, labels, "mnist-m-5k")
     except (OSError, ValueError, KeyError):
         pass
-    images = blend_with_photographs(digits.images, _photographs())
+    images = blend_with_photographs(digits.images, photographs())
     try:
         with runs.atomic_path(path) as temporary:
             np.savez_compressed(temporary, images=images, labels=digits.labels)

@@ -28,6 +28,17 @@ def unit_to_model(images):
     return np.asarray(images, np.float32) * 2.0 - 1.0
 
 
+def bicubic_upscale(unit_images, side):
+    """[0, 1] images resized to side x side by bicubic interpolation, clipped to [0, 1] (it overshoots).
+
+    The reference every super-resolution model is measured against.
+    """
+    import tensorflow as tf
+
+    resized = tf.image.resize(np.asarray(unit_images, np.float32), (side, side), method="bicubic")
+    return np.clip(resized.numpy(), 0.0, 1.0)
+
+
 def unit_to_bytes(images):
     """[0, 1] -> uint8 0..255, rounded."""
     return np.round(np.clip(np.asarray(images, np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)

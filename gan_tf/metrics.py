@@ -157,6 +157,27 @@ def mode_coverage(probabilities, real_class_shares=None, minimum_share=0.01):
             "smallest_class_share": float(histogram.min()), "kl_to_real": kl}
 
 
+def paired_comparison(correct_before, correct_after):
+    """Two classifiers on the same test items, compared item by item (McNemar's test).
+
+    Args:
+        correct_before, correct_after: booleans per test item, whether each classifier got it right.
+
+    Returns:
+        (gained, lost, verdict): the items right only after, those right only before, and "better" or
+        "worse" when |gained - lost| > 2 sqrt(gained + lost) (a coin toss per disagreement would pass
+        that about 5% of the time), "within chance" otherwise, "the same" when they never disagree.
+        Test items are paired, so this is tighter than comparing two accuracies as independent.
+    """
+    before, after = np.asarray(correct_before, bool), np.asarray(correct_after, bool)
+    gained, lost = int(np.sum(after & ~before)), int(np.sum(before & ~after))
+    if gained + lost == 0:
+        return gained, lost, "the same"
+    if abs(gained - lost) > 2 * np.sqrt(gained + lost):
+        return gained, lost, "better" if gained > lost else "worse"
+    return gained, lost, "within chance"
+
+
 def per_class_accuracy(asked, predicted, classes):
     """Share of samples asked for class k that a classifier calls k, per k, and their mean.
 

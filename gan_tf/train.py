@@ -252,7 +252,7 @@ def translation_dataset(sources, targets, batch_size, seed, paired):
 
 
 def _content_model(config, target_shape, critic):
-    """Images -> the features SRGAN's content loss compares: a shipped classifier's (frozen) or D's own.
+    """[0, 1] images -> the features SRGAN's content loss compares: a shipped classifier's (frozen) or D's.
 
     D's features (Larsen et al. 2016's learned similarity) need no classifier, so any folder works;
     they are D's layers themselves, never frozen here: G's step only applies G's gradients.
@@ -260,23 +260,30 @@ def _content_model(config, target_shape, critic):
     from gan_tf import classifier
 
     name = run_callbacks.CLASSIFIER_FOR_DATASET.get(config.target)
+    judge = classifier.load_classifier(name) if name is not None else None
+    fits = judge is not None and tuple(judge.inputs[0].shape[1:]) == tuple(target_shape)
     kind = config.content_features
     if kind == "auto":
-        kind = "classifier" if name is not None else "discriminator"
+        kind = "classifier" if fits else "discriminator"
     if kind == "discriminator":
         if critic is None:
             raise UserError("--content-features discriminator measures in D's features, and "
                             "--adversarial-weight 0 trains no D; use a classifier or --content-weight 0")
-        return keras.Model(critic.inputs, critic.get_layer("features_act").output, name="critic_features")
-    if name is None:
+        if len(critic.inputs) > 1:
+            raise UserError("--content-features discriminator needs a D that sees the image alone, and "
+                            f"--task {config.task}'s D also sees the source; use --content-features classifier")
+        # The content loss hands the feature model [0, 1] images (a classifier's range); D's are [-1, 1].
+        unit = keras.Input(tuple(target_shape), name="image")
+        features = keras.Model(critic.inputs, critic.get_layer("features_act").output)
+        return keras.Model(unit, features(keras.layers.Rescaling(2.0, offset=-1.0)(unit)), name="critic_features")
+    if judge is None:
         raise UserError(f"the content loss uses a classifier of {config.target}, and none is shipped; "
                         "pass --content-features discriminator (D's features) or --content-weight 0")
-    judge = classifier.load_classifier(name)
+    if not fits:
+        raise UserError(f"the {name} classifier judges {judge.inputs[0].shape[1:]} images, the "
+                        f"targets are {tuple(target_shape)}; pass --content-features discriminator")
     features = keras.Model(judge.inputs, judge.get_layer(classifier.FEATURES_LAYER).output)
     features.trainable = False
-    if tuple(features.inputs[0].shape[1:]) != tuple(target_shape):
-        raise UserError(f"the {name} classifier judges {features.inputs[0].shape[1:]} images, the "
-                        f"targets are {tuple(target_shape)}; pass --content-features discriminator")
     return features
 
 
@@ -387,8 +394,6 @@ def train_translator(config, verbose=True, extra_callbacks=()):
 def measure_translator(generator, pieces, config):
     """metrics.json: the translator on the held-out pairs, and the references a reader needs beside it
     (super-resolution: bicubic upscaling; translation: the untranslated sources)."""
-    import numpy as np
-    import tensorflow as tf
 
     from gan_tf import classifier, evaluation
     from gan_tf import images as pixels
@@ -407,8 +412,7 @@ def measure_translator(generator, pieces, config):
     report = {"held_out": int(len(outputs)), "classifier": name, "translator": quality(outputs)}
     if config.task == "super-resolution":
         side = targets.shape[1]
-        bicubic = tf.image.resize(pixels.model_to_unit(pieces.held_out_sources), (side, side), method="bicubic")
-        report["bicubic"] = quality(np.clip(bicubic.numpy(), 0.0, 1.0))
+        report["bicubic"] = quality(pixels.bicubic_upscale(pixels.model_to_unit(pieces.held_out_sources), side))
     elif judge is not None and pieces.held_out_sources.shape[1:3] == pieces.held_out_targets.shape[1:3]:
         # The inputs as they are, shown to the target's classifier (gray as RGB, colour as luma).
         sources = pixels.convert_channels(pixels.model_to_unit(pieces.held_out_sources), targets.shape[-1])

@@ -5,7 +5,7 @@ The three papers differ in which losses G minimises, not in how a step runs, so 
 - paired (pix2pix, Isola et al. 2017; super-resolution, Ledig et al. 2017): G maps a source to its
   target. D judges targets against G's outputs (pix2pix's D also sees the source: it judges the pair).
   G adds an L1 to the target and, for super-resolution, a content loss: the squared distance in a
-  frozen classifier's features (SRGAN used VGG's; a digit classifier works offline).
+  frozen classifier's features (SRGAN used VGG's; a digit classifier works offline) or in D's own.
 - unpaired (CycleGAN, Zhu et al. 2017): G maps domain A to B, F maps B to A, one D per domain; G and F
   add the cycle loss (F(G(a)) = a, G(F(b)) = b) and the identity loss (G(b) = b, F(a) = a).
 
@@ -40,7 +40,8 @@ class Translator(keras.Model):
         adversarial_weight, reconstruction_weight, content_weight, cycle_weight, identity_weight:
             weights of G's terms (pix2pix: 1 and 100 x L1; SRGAN: 1e-3 and the content loss; CycleGAN:
             1, 10 x cycle, 5 x identity).
-        content_model: frozen model images -> features for the content loss (SRGAN's "VGG loss").
+        content_model: model [0, 1] images -> features for the content loss (SRGAN's "VGG loss"): a
+            frozen classifier, or D's layers, which only D's own step trains.
         critic_sees_source: pix2pix's conditional D, which takes [image, condition].
     """
 
@@ -57,7 +58,7 @@ class Translator(keras.Model):
             raise UserError("the identity loss needs both domains in one channel count (load both as RGB), "
                             "or pass --identity-weight 0")
         if content_weight and content_model is None:
-            raise UserError("a content loss needs a feature model (the digit classifier)")
+            raise UserError("a content loss needs a feature model (a classifier's or D's features)")
         self.generator = generator
         self.discriminator = discriminator
         self.backward_generator = backward_generator

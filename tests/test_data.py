@@ -125,7 +125,7 @@ def test_mnist_m_5k_keeps_the_digits_labels_and_is_cached(tmp_path, monkeypatch)
     assert built.images.shape == (5000, 28, 28, 3) and built.name == "mnist-m-5k"
     np.testing.assert_array_equal(built.labels, digits.labels)
     cached, = list(tmp_path.iterdir())
-    monkeypatch.setattr(data, "_photographs", lambda: pytest.fail("the cache was not used"))
+    monkeypatch.setattr(data, "photographs", lambda: pytest.fail("the cache was not used"))
     np.testing.assert_array_equal(data.load("mnist-m-5k").images, built.images)
     np.savez(cached, images=np.zeros((3, 28, 28, 3), np.uint8), labels=np.zeros(3))  # stale or foreign
     monkeypatch.undo()

@@ -84,3 +84,16 @@ def test_too_few_samples_for_the_nearest_neighbour_metrics_is_a_user_error():
     features = np.random.default_rng(0).normal(size=(3, 4))
     with pytest.raises(UserError, match="more than 3 samples.*--n"):
         metrics.precision_recall(features, features)
+
+
+def test_paired_comparison_counts_disagreements_and_weighs_them_against_chance():
+    before = np.array([True] * 50 + [False] * 50)
+    assert metrics.paired_comparison(before, before) == (0, 0, "the same")
+    after = before.copy()
+    after[50:70] = True  # 20 gained, none lost: 20 > 2 sqrt(20)
+    assert metrics.paired_comparison(before, after) == (20, 0, "better")
+    assert metrics.paired_comparison(after, before) == (0, 20, "worse")
+    after[:5] = False  # 20 gained, 5 lost: 15 > 2 sqrt(25) = 10
+    assert metrics.paired_comparison(before, after)[2] == "better"
+    after[5:15] = False  # 20 gained, 15 lost: 5 < 2 sqrt(35)
+    assert metrics.paired_comparison(before, after) == (20, 15, "within chance")

@@ -217,8 +217,18 @@ def test_the_content_loss_measures_in_ds_features_where_no_classifier_is_shipped
     shapes = ((4, 4, 1), (16, 16, 1))
     trainer = build_translator(config, *shapes)
     critic_layer = trainer.discriminator.get_layer("features_act")
-    assert trainer.content_model.layers[-1] is critic_layer  # D's own layer: it learns as D trains
+    assert trainer.content_model.layers[-1].layers[-1] is critic_layer  # D's own layer: it learns as D trains
     assert trainer.discriminator.trainable and trainer.content_model.trainable_weights
+    # The content loss passes [0, 1] images; D's features must see them as D does, in [-1, 1].
+    unit_images = np.random.default_rng(0).uniform(0, 1, (2, 16, 16, 1)).astype(np.float32)
+    in_ds_range = keras.Model(trainer.discriminator.inputs, critic_layer.output)(unit_images * 2 - 1)
+    np.testing.assert_allclose(np.asarray(trainer.content_model(unit_images)), np.asarray(in_ds_range), atol=1e-5)
+    # auto: the shipped digit classifier judges 28x28 digits, so 16x16 ones get D's features.
+    digits = build_translator(config.replace(target="mnist-5k"), *shapes)
+    assert digits.content_model.name == "critic_features"
+    with pytest.raises(UserError, match="sees the image alone"):
+        paired = tiny(tmp_path, aligned_npz, task="pix2pix", content_weight=1.0, content_features="discriminator")
+        build_translator(paired.resolved(), (16, 16, 1), (16, 16, 3))
     with pytest.raises(UserError, match="trains no D"):
         build_translator(config.replace(content_features="discriminator", adversarial_weight=0.0), *shapes)
     with pytest.raises(UserError, match="none is shipped"):

@@ -22,7 +22,6 @@ What you will learn:
 """
 
 import json
-import math
 import os
 import time
 
@@ -31,7 +30,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gan_tf import data, runs
+from gan_tf import data, metrics, runs
 from gan_tf import images as pixels
 from gan_tf.classifier import build_classifier, stratified_split
 from gan_tf.config import TranslationConfig
@@ -167,22 +166,27 @@ for name in classifiers:
     print(f"{name:<11} on the {len(held_out)} held-out MNIST-M digits: {100 * accuracy[name]:.1f}%")
 
 ## Reading the result
-# One seed and 500 test digits: an accuracy near 50% has a standard error of about 2.2 points from the
-# test sample alone, and the classifier's seed adds its own spread. bench/domain_adaptation.py runs
-# the same comparison with 3 seeds, 10 classifier epochs and a 10-epoch CycleGAN (2026-11-26: source
-# only 46.5% +- 1.6, adapted 54.5% +- 1.6, oracle 94.1% +- 1.0). This run's verdict, from its numbers:
+# One seed and 500 test digits. Both classifiers answer the same digits, so compare them digit by
+# digit (McNemar's test, `metrics.paired_comparison`): of the digits on which they disagree, `gained`
+# are right only after adaptation and `lost` only before; with no real difference each disagreement is
+# a coin toss, and |gained - lost| > 2 sqrt(gained + lost) happens by chance about 5% of the time. That
+# covers the luck of the test digits; the classifier's seed adds its own spread, which is why
+# bench/domain_adaptation.py repeats the comparison with 3 seeds, 10 classifier epochs and a 10-epoch
+# CycleGAN (2026-11-26: source only 46.5% +- 1.6, adapted 54.5% +- 1.6, oracle 94.1% +- 1.0). This
+# run's verdict, from its numbers:
 gain = 100 * (accuracy["adapted"] - accuracy["source only"])
-gap = 100 * (accuracy["oracle"] - accuracy["source only"])
-noise = 100 * math.sqrt(sum(accuracy[name] * (1 - accuracy[name]) for name in ("adapted", "source only"))
-                        / len(held_out))  # standard error of the difference, as if the two were independent
-if gain > 2 * noise:
-    print(f"adaptation beats source only by {gain:.1f} points, more than twice the {noise:.1f}-point standard "
-          f"error of the difference; it closes {100 * gain / gap:.0f}% of the gap to the oracle")
-elif gain > 0:
-    print(f"adaptation is ahead by {gain:.1f} points, within twice the {noise:.1f}-point standard error of the "
-          "difference: one run cannot tell this from noise (the bench's 3 seeds can)")
+gained, lost, verdict = metrics.paired_comparison(predictions["source only"] == test_labels,
+                                                  predictions["adapted"] == test_labels)
+counts = f"{gained} test digits right only after adaptation, {lost} only before"
+if verdict == "better":
+    gap = 100 * (accuracy["oracle"] - accuracy["source only"])
+    share = f"; it closes {100 * gain / gap:.0f}% of the gap to the oracle" if gap > 0 else ""
+    print(f"adaptation beats source only by {gain:.1f} points ({counts}: more than chance){share}")
+elif verdict == "worse":
+    print(f"adaptation loses to source only by {-gain:.1f} points ({counts}: more than chance)")
 else:
-    print(f"adaptation does not beat source only in this run ({gain:+.1f} points)")
+    print(f"adaptation vs source only: {gain:+.1f} points ({counts}): one run cannot tell this from chance "
+          "(the bench's 3 seeds can)")
 
 # Which digits gain? Per class, the share of the held-out MNIST-M digits each classifier gets right.
 per_class = {name: np.array([np.mean(predictions[name][test_labels == digit] == digit) for digit in range(10)])

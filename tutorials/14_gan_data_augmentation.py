@@ -157,8 +157,7 @@ with tempfile.TemporaryDirectory() as folder:  # the subsets' .npz files
         results[count] = dict(real_images=real_images, fake_images=fake_images, asked=asked, judged=judged,
                               label_accuracy=label_accuracy,
                               accuracy={name: float(right.mean()) for name, right in correct.items()},
-                              gained=int(np.sum(~correct["real only"] & correct["real + cGAN"])),
-                              lost=int(np.sum(correct["real only"] & ~correct["real + cGAN"])))
+                              comparison=metrics.paired_comparison(correct["real only"], correct["real + cGAN"]))
         row = results[count]
         print(f"{count} per class: the judge reads {100 * label_accuracy:.1f}% of the cGAN's digits as the class "
               f"asked (worst: {worst}s, {100 * per_class_shares[worst]:.0f}%); GAN {gan_seconds:.0f} s")
@@ -241,14 +240,11 @@ plt.close(figure)
 # (semi-supervised GANs, Salimans et al. 2016): another experiment, not measured here.
 for count in per_class:
     row = results[count]
-    gained, lost = row["gained"], row["lost"]
+    gained, lost, verdict = row["comparison"]  # metrics.paired_comparison: the test above
     difference = 100 * (row["accuracy"]["real + cGAN"] - row["accuracy"]["real only"])
-    if gained + lost == 0:
-        word = "changes nothing: both classifiers get the same test digits right"
-    elif abs(gained - lost) > 2 * math.sqrt(gained + lost):
-        word = "helps" if gained > lost else "hurts"
-    else:
-        word = "makes no difference this run can tell from chance"
+    word = {"the same": "changes nothing: both classifiers get the same test digits right",
+            "better": "helps", "worse": "hurts",
+            "within chance": "makes no difference this run can tell from chance"}[verdict]
     print(f"verdict, {count} per class: adding the cGAN's digits {word} ({difference:+.1f} points; of the "
           f"{gained + lost} test digits the two disagree on, {gained} are right only with them and {lost} only "
           f"without)")
