@@ -274,7 +274,7 @@ def _content_model(config, target_shape, critic):
                             f"--task {config.task}'s D also sees the source; use --content-features classifier")
         # The content loss hands the feature model [0, 1] images (a classifier's range); D's are [-1, 1].
         unit = keras.Input(tuple(target_shape), name="image")
-        features = keras.Model(critic.inputs, critic.get_layer("features_act").output)
+        features = keras.Model(critic.inputs[0], critic.get_layer("features_act").output)
         return keras.Model(unit, features(keras.layers.Rescaling(2.0, offset=-1.0)(unit)), name="critic_features")
     if judge is None:
         raise UserError(f"the content loss uses a classifier of {config.target}, and none is shipped; "

@@ -221,7 +221,7 @@ def test_the_content_loss_measures_in_ds_features_where_no_classifier_is_shipped
     assert trainer.discriminator.trainable and trainer.content_model.trainable_weights
     # The content loss passes [0, 1] images; D's features must see them as D does, in [-1, 1].
     unit_images = np.random.default_rng(0).uniform(0, 1, (2, 16, 16, 1)).astype(np.float32)
-    in_ds_range = keras.Model(trainer.discriminator.inputs, critic_layer.output)(unit_images * 2 - 1)
+    in_ds_range = keras.Model(trainer.discriminator.inputs[0], critic_layer.output)(unit_images * 2 - 1)
     np.testing.assert_allclose(np.asarray(trainer.content_model(unit_images)), np.asarray(in_ds_range), atol=1e-5)
     # auto: the shipped digit classifier judges 28x28 digits, so 16x16 ones get D's features.
     digits = build_translator(config.replace(target="mnist-5k"), *shapes)
