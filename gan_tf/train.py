@@ -260,9 +260,10 @@ def _content_model(config, target_shape, critic):
     from gan_tf import classifier
 
     name = run_callbacks.CLASSIFIER_FOR_DATASET.get(config.target)
-    judge = classifier.load_classifier(name) if name is not None else None
-    fits = judge is not None and tuple(judge.inputs[0].shape[1:]) == tuple(target_shape)
     kind = config.content_features
+    # Read the classifier only where it may be used (an explicit `discriminator` never needs it).
+    judge = classifier.load_classifier(name) if name is not None and kind != "discriminator" else None
+    fits = judge is not None and tuple(judge.inputs[0].shape[1:]) == tuple(target_shape)
     if kind == "auto":
         kind = "classifier" if fits else "discriminator"
     if kind == "discriminator":
