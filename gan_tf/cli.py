@@ -21,6 +21,11 @@ class _OneLineParser(argparse.ArgumentParser):
         raise SystemExit(_fail(f"{message} (see `{self.prog} --help`)"))
 
 
+# TensorFlow is an extra of the package (pyproject.toml says why), so a bare `pip install -e .` lacks it.
+MISSING_TENSORFLOW = ("TensorFlow is not installed: run `pip install -r requirements.txt` (CPU) or "
+                      "`pip install -r requirements-gpu.txt` (NVIDIA GPU), or pip install -e \".[cpu]\" / \".[gpu]\"")
+
+
 def import_tensorflow_quietly():
     """Import TensorFlow with its C++ start-up chatter (oneDNN, absl notices) kept off stderr.
 
@@ -28,7 +33,7 @@ def import_tensorflow_quietly():
     the one line a user mistake gets. Python-level errors still surface: stderr is restored first.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow") is not None:
         return
     sys.stderr.flush()
     saved = os.dup(2)
@@ -36,6 +41,10 @@ def import_tensorflow_quietly():
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             import tensorflow  # noqa: F401
+    except ModuleNotFoundError as error:
+        if error.name != "tensorflow":
+            raise
+        raise UserError(MISSING_TENSORFLOW) from None
     finally:
         os.dup2(saved, 2)
         os.close(saved)
