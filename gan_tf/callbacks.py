@@ -101,9 +101,53 @@ class RunHistory(keras.callbacks.Callback):
                "seconds": round(seconds, 3)}
         if self.images_per_epoch:
             row["images_per_second"] = round(self.images_per_epoch / max(seconds, 1e-9), 1)
+            if logs is not None:  # for the callbacks after this one (TensorBoardLog)
+                logs["images_per_second"] = row["images_per_second"]
         self.rows.append(row)
         runs.write_history(self.run_dir, self.rows)
         plot_history(self.rows, os.path.join(self.run_dir, runs.LOSS_PLOT_FILE))
+
+
+class TensorBoardLog(keras.callbacks.Callback):
+    """--tensorboard: each finished epoch's logs as scalars and its sample grid as an image, in
+    RUN/tensorboard, stepped by epoch.
+
+    Keras' own `TensorBoard` callback logs the model's compiled metrics and weights; this one logs what
+    history.csv holds (losses, D's outputs, FD, images/s, growth progress) and the picture SampleGrid
+    or TranslationGrid just wrote, so it goes after RunHistory and the grid in the callback list. A
+    resumed run appends to the same folder, its steps continuing from the restored epoch.
+    """
+
+    def __init__(self, run_dir):
+        super().__init__()
+        self.run_dir = run_dir
+        self.writer = None
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        self.writer = tf.summary.create_file_writer(os.path.join(self.run_dir, runs.TENSORBOARD_DIR))
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        step = epoch + 1
+        grid = os.path.join(self.run_dir, runs.SAMPLES_DIR, f"epoch_{step:04d}.png")
+        with self.writer.as_default(step=step):
+            for name, value in (logs or {}).items():
+                if np.ndim(value) == 0 and np.isfinite(float(value)):
+                    tf.summary.scalar(name, float(value))
+            if os.path.exists(grid):
+                from PIL import Image
+
+                with Image.open(grid) as picture:
+                    image = np.asarray(picture.convert("RGB" if picture.mode != "L" else "L"))
+                tf.summary.image("samples", image.reshape(1, *image.shape[:2], -1))
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
 
 
 def plot_history(rows, path):

@@ -132,6 +132,9 @@ class TrainConfig:
                             "(--dataset mnist-5k or mnist only; 0 turns it off)")
     keep_best: bool = _option(True, "with --fd-every, also save the lowest-FD generator as "
                               "generator_best.keras")
+    tensorboard: bool = _option(False, "also write TensorBoard logs to RUN/tensorboard: the epoch's losses, "
+                                "D's outputs, FD and images/s as scalars, the sample grid as an image "
+                                "(view with `tensorboard --logdir runs`)")
     resume: bool = _option(False, "continue the run named by --run-name (or the latest) from its last "
                            "finished epoch")
 
@@ -368,6 +371,9 @@ class TranslationConfig:
     output_dir: str = _option("runs", "folder that holds one sub-folder per run")
     run_name: str | None = _option(None, "name of the run folder (default: <task>, numbered if taken)")
     sample_grid: int = _option(8, "held-out images shown in each epoch's samples/epoch_NNNN.png")
+    tensorboard: bool = _option(False, "also write TensorBoard logs to RUN/tensorboard: the epoch's losses, "
+                                "D's outputs, FD and images/s as scalars, the sample grid as an image "
+                                "(view with `tensorboard --logdir runs`)")
     resume: bool = _option(False, "continue the run named by --run-name from its last finished epoch")
 
     def __post_init__(self):

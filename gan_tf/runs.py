@@ -31,6 +31,7 @@ BEST_GENERATOR_FILE = "generator_best.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
 SAMPLES_DIR = "samples"
 GIF_FILE = "training.gif"
+TENSORBOARD_DIR = "tensorboard"  # event files of --tensorboard
 LOSS_PLOT_FILE = "loss_curves.png"
 CHECKPOINT_DIR = "checkpoints"
 

@@ -130,6 +130,8 @@ def train(config, verbose=True, extra_callbacks=()):
         run_callbacks.EpochCheckpoint(run_dir),
         *extra_callbacks,
     ]
+    if config.tensorboard:  # after RunHistory and the grid: it logs what they add and write
+        callbacks.insert(3, run_callbacks.TensorBoardLog(run_dir))
     if config.architecture != "dcgan":
         callbacks.insert(0, run_callbacks.GrowthSchedule(config.growth_images, config.batch_size))
     monitor = run_callbacks.frechet_distance_monitor(config, trainer.conditioning, image_set, run_dir, verbose)
@@ -370,6 +372,8 @@ def train_translator(config, verbose=True, extra_callbacks=()):
         run_callbacks.EpochCheckpoint(run_dir),
         *extra_callbacks,
     ]
+    if config.tensorboard:  # after RunHistory and the grid: it logs what they add and write
+        callbacks.insert(3, run_callbacks.TensorBoardLog(run_dir))
     if verbose:
         callbacks.insert(0, run_callbacks.ProgressBar(steps_per_epoch, config.batch_size, config.epochs))
         print(f"training {config.task} ({config.generator} G, {'PatchGAN D' if trainer.adversarial_weight else 'no D'})"
