@@ -49,10 +49,12 @@ class CombinedGAN:
         g_optimizer / d_optimizer: one optimizer each; the combined model owns G's.
         loss: "non-saturating" (binary cross-entropy against the label 1) or "minimax".
         d_steps, label_smoothing, ema_decay, seed: as in `gan_tf.gan.GAN`.
+        jit_compile: compile D's and the combined model's train steps (and G's forward pass and the EMA
+            update) with XLA. Explicit, never Keras' "auto": `--xla on` must mean on in both styles.
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss="non-saturating", d_steps=1,
-                 label_smoothing=0.0, ema_decay=0.0, seed=0):
+                 label_smoothing=0.0, ema_decay=0.0, seed=0, jit_compile=False):
         if loss not in ("non-saturating", "minimax"):
             raise UserError(f"the combined style supports the non-saturating and minimax losses, got {loss!r}")
         self.conditioning = Conditioning.of(generator)
@@ -80,7 +82,8 @@ class CombinedGAN:
         self.discriminator_pair.compile(
             optimizer=d_optimizer, loss={"real": "binary_crossentropy", "fake": "binary_crossentropy"},
             metrics={"real": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")],
-                     "fake": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")]})
+                     "fake": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")]},
+            jit_compile=jit_compile)
         # Build both optimizers now, so a checkpoint can restore their state before the first step.
         d_optimizer.build(discriminator.trainable_variables)
         g_optimizer.build(generator.trainable_variables)
@@ -89,10 +92,12 @@ class CombinedGAN:
         z = keras.Input((self.conditioning.latent_dim,), name="z")
         self.combined = keras.Model(z, discriminator(generator(z)), name="combined")
         self.combined.compile(optimizer=g_optimizer,
-                              loss="binary_crossentropy" if loss == "non-saturating" else _minimax_generator_loss)
+                              loss="binary_crossentropy" if loss == "non-saturating" else _minimax_generator_loss,
+                              jit_compile=jit_compile)
         self.ema = EMAWeights(generator, ema_decay, name="ema") if ema_decay > 0 else None
-        self._update_ema = tf.function(self.ema.update) if self.ema else None
-        self._generate = tf.function(lambda noise: generator(noise, training=True))
+        self._update_ema = tf.function(self.ema.update, jit_compile=jit_compile) if self.ema else None
+        self._generate = tf.function(lambda noise: generator(noise, training=True), jit_compile=jit_compile)
+        self.jit_compile = jit_compile
 
     @property
     def latent_dim(self):
