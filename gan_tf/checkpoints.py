@@ -50,11 +50,23 @@ def variable_groups(trainer):
     groups = {group: _by_name(model.weights, group) for group, model in models.items()}
     optimizers = (trainer.checkpoint_optimizers() if hasattr(trainer, "checkpoint_optimizers")
                   else {"g_optimizer": trainer.g_optimizer, "d_optimizer": trainer.d_optimizer})
-    groups.update({group: _by_name(optimizer.variables, group, owner_prefix=True)
-                   for group, optimizer in optimizers.items()})
+    groups.update({group: _optimizer_variables(optimizer, group) for group, optimizer in optimizers.items()})
     if getattr(trainer, "ema", None) is not None:
         groups["ema"] = _by_name(list(trainer.ema.averages) + [trainer.ema.updates], "ema", owner_prefix=True)
     return groups
+
+
+def _optimizer_variables(optimizer, group):
+    """An optimizer's variables by name; a float16 run's `LossScaleOptimizer` keeps its inner optimizer's
+    names (so `g_optimizer/iteration` is always G's step count) and adds its own under `loss_scale/`."""
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is None:
+        return _by_name(optimizer.variables, group, owner_prefix=True)
+    named = _by_name(inner.variables, group, owner_prefix=True)
+    inner_ids = {id(variable) for variable in inner.variables}
+    own = [variable for variable in optimizer.variables if id(variable) not in inner_ids]
+    named.update({f"loss_scale/{name}": variable for name, variable in _by_name(own, group, True).items()})
+    return named
 
 
 def _by_name(variables, group, owner_prefix=False):

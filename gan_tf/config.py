@@ -16,6 +16,7 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop")
 XLA_MODES = ("auto", "on", "off")
 LOSS_NAMES = ("non-saturating", "minimax", "least-squares", "wasserstein", "hinge")
 STRATEGIES = ("default", "mirrored")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
 ARCHITECTURES = ("dcgan", "progan", "stylegan")
 RESAMPLE_MODES = ("nearest", "bilinear")  # gan_tf.models.style.RESAMPLE_MODES
 STYLE_MODULATIONS = ("adain", "demodulation")  # gan_tf.models.style.STYLE_MODES
@@ -117,6 +118,10 @@ class TrainConfig:
     seed: int = _option(42, "seed of weights, noise, shuffling and augmentation")
     xla: str = _option("auto", "compile the train step with XLA: auto (on where a GPU is present), "
                        "on or off (XLA is slower on CPUs)", XLA_MODES)
+    precision: str = _option("float32", "float32, mixed_float16 (NVIDIA GPUs with tensor cores; each of G's and "
+                             "D's optimizers scales its loss) or mixed_bfloat16 (TPUs, Ampere+ GPUs, recent "
+                             "CPUs): layers compute in 16 bits while weights, D's logits, the losses and the "
+                             "penalties stay float32", PRECISIONS)
     strategy: str = _option("default", "default (one device) or mirrored (tf.distribute.MirroredStrategy "
                             "over all local GPUs; without a GPU it runs one replica on the CPU, no faster "
                             "than default)", STRATEGIES)
@@ -195,8 +200,8 @@ class TrainConfig:
         if self.architecture != "dcgan" and self.image_size == 28:
             raise UserError(f"--architecture {self.architecture} draws power-of-two sides; use --image-size 32 "
                             "(28x28 digits are padded) or 64")
-        for name in ("style", "optimizer", "xla", "strategy", "loss", "preset", "architecture", "resample",
-                     "style_modulation"):
+        for name in ("style", "optimizer", "xla", "strategy", "precision", "loss", "preset", "architecture",
+                     "resample", "style_modulation"):
             choices = CONFIG_FIELDS[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise UserError(f"--{name} must be one of {', '.join(choices)}, "

@@ -95,10 +95,13 @@ class GAN(keras.Model):
         return self.conditioning.draw(batch_size, lambda stream: self._seed(stream, index))
 
     def _generate(self, draw):
-        return self.generator(Conditioning.call_arguments(draw.inputs), training=True)
+        images = self.generator(Conditioning.call_arguments(draw.inputs), training=True)
+        return ops.cast(images, "float32")  # a mixed-precision G computes in 16 bits; D casts again
 
     def _critic(self, images, condition, training=True):
-        return self.conditioning.critic(self.discriminator, images, condition, training)
+        # Logits (and Q's output) in float32 whatever D computes in: the losses and penalties need the range.
+        logits, q = self.conditioning.critic(self.discriminator, images, condition, training)
+        return ops.cast(logits, "float32"), (None if q is None else ops.cast(q, "float32"))
 
     def _discriminator_penalty(self, real_images, fake_images, real_condition, index):
         regularization = self.regularization
@@ -137,8 +140,11 @@ class GAN(keras.Model):
                 if draw.codes is not None:
                     per_example += self.info_weight * self.conditioning.code_loss(q, draw.codes)
                 d_loss = self._global_mean(per_example)
-            gradients = tape.gradient(d_loss, self.discriminator.trainable_variables)
-            self.d_optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_variables))
+                # A LossScaleOptimizer's scale times the loss under float16 (apply_gradients divides it
+                # out again, and skips a step whose gradients overflowed); else the loss itself.
+                scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+            gradients = tape.gradient(scaled_d_loss, self.discriminator.trainable_variables)
+            self.d_optimizer.apply_gradients(list(zip(gradients, self.discriminator.trainable_variables)))
             if self.regularization.clip_value:
                 regularizers.clip_weights(self.discriminator, self.regularization.clip_value)
 
@@ -151,8 +157,9 @@ class GAN(keras.Model):
                 info_loss = self.info_weight * self.conditioning.code_loss(q, draw.codes)
                 per_example += info_loss
             g_loss = self._global_mean(per_example)
-        gradients = tape.gradient(g_loss, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_variables))
+            scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
+        gradients = tape.gradient(scaled_g_loss, self.generator.trainable_variables)
+        self.g_optimizer.apply_gradients(list(zip(gradients, self.generator.trainable_variables)))
 
         # 3. Move the average of G towards G.
         if self.ema is not None:

@@ -70,7 +70,7 @@ def generate_unit_images(generator, z, labels=None, continuous=None, seed=0, bat
             batches.append(generator.unit_images(batch))
         else:
             output = conditioning.generate(generator, batch, training=False)
-            batches.append(pixels.model_to_unit(np.asarray(output)))
+            batches.append(pixels.model_to_unit(np.asarray(output, np.float32)))  # mixed precision: 16-bit
     return np.concatenate(batches)
 
 

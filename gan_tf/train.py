@@ -71,20 +71,24 @@ def build_models(config, image_size, channels, num_classes=0):
 
 
 def build_trainer(config, image_size, channels, num_classes=0):
-    """G, D and the trainer of `config.style`, with fresh optimizers (under the current strategy scope)."""
-    generator, discriminator = build_models(config, image_size, channels, num_classes)
-    g_optimizer = make_optimizer(config.optimizer, config.g_learning_rate, config.beta1, config.beta2)
-    d_optimizer = make_optimizer(config.optimizer, config.d_learning_rate, config.beta1, config.beta2)
-    if config.style == "combined":
-        return CombinedGAN(generator, discriminator, g_optimizer, d_optimizer, loss=config.loss,
-                           d_steps=config.d_steps, label_smoothing=config.label_smoothing,
-                           ema_decay=config.ema_decay, seed=config.seed,
-                           jit_compile=distribute.resolve_xla(config.xla))
-    trainer = GAN(generator, discriminator, loss=config.loss, d_steps=config.d_steps,
-                  label_smoothing=config.label_smoothing, ema_decay=config.ema_decay,
-                  regularization=Regularization(config.gradient_penalty_weight, config.r1_weight,
-                                                config.clip_value),
-                  info_weight=config.info_weight, seed=config.seed, style_mixing=config.style_mixing)
+    """G, D and the trainer of `config.style`, with fresh optimizers (under the current strategy scope),
+    built in `config.precision`."""
+    with distribute.precision_policy(config.precision):
+        generator, discriminator = build_models(config, image_size, channels, num_classes)
+        g_optimizer, d_optimizer = (
+            distribute.scale_losses(make_optimizer(config.optimizer, learning_rate, config.beta1, config.beta2),
+                                    config.precision)
+            for learning_rate in (config.g_learning_rate, config.d_learning_rate))
+        if config.style == "combined":
+            return CombinedGAN(generator, discriminator, g_optimizer, d_optimizer, loss=config.loss,
+                               d_steps=config.d_steps, label_smoothing=config.label_smoothing,
+                               ema_decay=config.ema_decay, seed=config.seed,
+                               jit_compile=distribute.resolve_xla(config.xla))
+        trainer = GAN(generator, discriminator, loss=config.loss, d_steps=config.d_steps,
+                      label_smoothing=config.label_smoothing, ema_decay=config.ema_decay,
+                      regularization=Regularization(config.gradient_penalty_weight, config.r1_weight,
+                                                    config.clip_value),
+                      info_weight=config.info_weight, seed=config.seed, style_mixing=config.style_mixing)
     trainer.compile(g_optimizer, d_optimizer, jit_compile=distribute.resolve_xla(config.xla))
     return trainer
 
@@ -138,6 +142,9 @@ def train(config, verbose=True, extra_callbacks=()):
     monitor = run_callbacks.frechet_distance_monitor(config, trainer.conditioning, image_set, run_dir, verbose)
     if monitor is not None:
         callbacks.insert(1, monitor)  # before RunHistory, which records the `fd` it adds to the logs
+    if verbose and config.precision == "mixed_float16" and not distribute.resolve_xla("auto"):
+        print("note: --precision mixed_float16 is for GPUs; TensorFlow's float16 CPU kernels are about "
+              "100x slower than float32 without --xla on")
     if verbose:
         callbacks.insert(0, run_callbacks.ProgressBar(steps_per_epoch, config.batch_size, config.epochs))
         print(f"training {config.style} GAN on {image_set.name}: {len(image_set.images)} images of "
