@@ -20,6 +20,8 @@ Prefer the custom `train_step` style (`gan_tf.gan.GAN`) for real work: one compi
 `tf.distribute`. This style is here because it is how the idea is taught, and it works.
 """
 
+import itertools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -135,15 +137,20 @@ class CombinedGAN:
         return {"d_loss": float(d_logs["loss"]), "g_loss": float(g_loss),
                 "real_score": float(d_logs["real_score"]), "fake_score": float(d_logs["fake_score"])}
 
-    def fit(self, dataset, epochs, initial_epoch=0, callbacks=(), verbose=0):
-        """Loop over `dataset` like `keras.Model.fit`, calling the same callbacks, returns the logs."""
+    def fit(self, dataset, epochs, initial_epoch=0, steps_per_epoch=None, callbacks=(), verbose=0):
+        """Loop over `dataset` like `keras.Model.fit`, calling the same callbacks, returns the logs.
+
+        Without `steps_per_epoch` each epoch is one pass over `dataset`; with it, epochs take that many
+        batches each from one pass over a dataset that holds all of them (`gan_tf.data.to_dataset`)."""
         callback_list = keras.callbacks.CallbackList(list(callbacks), model=self)
         callback_list.on_train_begin()
         logs = {}
+        batches = iter(dataset) if steps_per_epoch else None
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
             totals, steps = {}, 0
-            for step, batch in enumerate(dataset):
+            epoch_batches = itertools.islice(batches, steps_per_epoch) if steps_per_epoch else dataset
+            for step, batch in enumerate(epoch_batches):
                 real_images = batch[0] if isinstance(batch, (tuple, list)) else batch
                 step_logs = self.train_step(np.asarray(real_images))
                 steps += 1

@@ -15,7 +15,7 @@ STYLES = ("fit", "combined")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 XLA_MODES = ("auto", "on", "off")
 LOSS_NAMES = ("non-saturating", "minimax", "least-squares", "wasserstein", "hinge")
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multi-worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # Keras dtype policies
 ARCHITECTURES = ("dcgan", "progan", "stylegan")
 RESAMPLE_MODES = ("nearest", "bilinear")  # gan_tf.models.style.RESAMPLE_MODES
@@ -122,9 +122,11 @@ class TrainConfig:
                              "D's optimizers scales its loss) or mixed_bfloat16 (TPUs, Ampere+ GPUs, recent "
                              "CPUs): layers compute in 16 bits while weights, D's logits, the losses and the "
                              "penalties stay float32", PRECISIONS)
-    strategy: str = _option("default", "default (one device) or mirrored (tf.distribute.MirroredStrategy "
-                            "over all local GPUs; without a GPU it runs one replica on the CPU, no faster "
-                            "than default)", STRATEGIES)
+    strategy: str = _option("default", "default (one device), mirrored (tf.distribute.MirroredStrategy "
+                            "over all local GPUs; without a GPU one replica on the CPU, no faster than "
+                            "default) or multi-worker (MultiWorkerMirroredStrategy over the machines in "
+                            "TF_CONFIG; --batch-size is the global batch; only the chief writes the run)",
+                            STRATEGIES)
     # Output
     preset: str = _option("", "start from a named recipe (gan_tf.config.PRESETS: "
                           f"{', '.join(PRESET_NAMES)}); other flags override its values",
@@ -194,6 +196,9 @@ class TrainConfig:
                                              or self.spectral_norm or self.dropout):
             raise UserError(f"--architecture {self.architecture} trains with --style fit, unconditionally, "
                             "without --spectral-norm or --dropout; drop those flags or use --architecture dcgan")
+        if self.strategy == "multi-worker" and (self.style != "fit" or not self.run_name):
+            raise UserError("--strategy multi-worker trains with --style fit and needs --run-name, so that every "
+                            "worker names the same run folder")
         if self.architecture != "dcgan" and self.minibatch_std and self.batch_size % 4:
             raise UserError(f"--architecture {self.architecture} takes the minibatch standard deviation in groups "
                             f"of 4 samples; use a --batch-size that is a multiple of 4 (got {self.batch_size})")

@@ -10,8 +10,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from gan_tf import regularizers
-from gan_tf.conditioning import Conditioning
+from gan_tf import distribute, regularizers
+from gan_tf.conditioning import Conditioning, GeneratorDraw
 from gan_tf.ema import EMAWeights
 from gan_tf.errors import UserError
 from gan_tf.losses import get_losses
@@ -83,16 +83,30 @@ class GAN(keras.Model):
         return trackers + ([self.info_loss_tracker] if self.info_loss_tracker is not None else [])
 
     def _seed(self, stream, index):
-        # Stateless randomness keyed by (seed, stream, step, replica, call): reproducible from the seed,
-        # different on every replica, and free of random-state variables that replicas would have to sync.
-        replica = tf.distribute.get_replica_context()
-        replica_id = replica.replica_id_in_sync_group if replica is not None else 0
+        # Stateless randomness keyed by (seed, stream, step, call): reproducible from the seed and free of
+        # random-state variables that replicas would have to sync.
         step = ops.cast(self.g_optimizer.iterations, "int64")
-        counter = step * 4096 + ops.cast(replica_id, "int64") * 64 + index
-        return ops.stack([ops.cast(self.seed, "int64") * 16 + stream, counter])
+        return ops.stack([ops.cast(self.seed, "int64") * 16 + stream, step * 4096 + index])
+
+    def _replica_share(self, draw_global, batch_size):
+        """This replica's rows of a draw made for the whole global batch: every replica draws the same
+        global batch from the same seed and keeps its own slice, so n replicas (on one machine or on
+        several) see exactly the noise one device sees with the same global batch."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas == 1:
+            return draw_global(batch_size)
+        replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+        start = ops.cast(replica_id, "int32") * batch_size
+        return tf.nest.map_structure(lambda rows: None if rows is None else rows[start:start + batch_size],
+                                     draw_global(batch_size * replicas))
 
     def _draw(self, batch_size, index):
-        return self.conditioning.draw(batch_size, lambda stream: self._seed(stream, index))
+        def draw_global(size):
+            draw = self.conditioning.draw(size, lambda stream: self._seed(stream, index))
+            return (draw.inputs, draw.condition, draw.codes)
+
+        inputs, condition, codes = self._replica_share(draw_global, batch_size)
+        return GeneratorDraw(inputs, condition, codes)
 
     def _generate(self, draw):
         images = self.generator(Conditioning.call_arguments(draw.inputs), training=True)
@@ -111,8 +125,8 @@ class GAN(keras.Model):
 
         penalty = 0.0
         if regularization.gradient_penalty_weight:
-            epsilon = tf.random.stateless_uniform((ops.shape(real_images)[0], 1, 1, 1),
-                                                  seed=self._seed(INTERPOLATION_STREAM, index))
+            epsilon = self._replica_share(lambda size: tf.random.stateless_uniform(
+                (size, 1, 1, 1), seed=self._seed(INTERPOLATION_STREAM, index)), ops.shape(real_images)[0])
             penalty += regularization.gradient_penalty_weight * regularizers.gradient_penalty(
                 critic, real_images, fake_images, epsilon)
         if regularization.r1_weight:
@@ -171,7 +185,12 @@ class GAN(keras.Model):
         self.fake_score_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
         if self.info_loss_tracker is not None:
             self.info_loss_tracker.update_state(ops.mean(info_loss))
-        return {metric.name: metric.result() for metric in self.metrics}
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        if distribute.is_multi_worker():
+            # Keras reduces the logs of several workers with strategy.reduce(MEAN, axis=0), which fails on
+            # scalars (keras-team/keras#20585); shape [1] reduces to the scalar mean over the replicas.
+            logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
 
     def state(self):
         """A checkpoint's state beyond the variables: none, the noise is keyed by the optimizer's step."""

@@ -5,6 +5,8 @@ What a run folder holds is described in `gan_tf.runs`; how the step runs (strate
 """
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 
 import keras
@@ -94,8 +96,29 @@ def build_trainer(config, image_size, channels, num_classes=0):
 
 
 def train(config, verbose=True, extra_callbacks=()):
-    """Train a GAN as `config` says and return where everything was written."""
-    run_dir = runs.resolve_run_dir(config)
+    """Train a GAN as `config` says and return where everything was written.
+
+    Under `--strategy multi-worker` every worker runs this with the same config: the chief writes the
+    run folder (which must be on storage every worker can read, for --resume); the other workers write
+    theirs to a temporary folder that is deleted at the end, and return the chief's paths.
+    """
+    strategy = distribute.make_strategy(config.strategy)  # first: multi-worker must precede other TF ops
+    chief = distribute.is_chief(strategy)
+    if chief:
+        run_dir = write_dir = runs.resolve_run_dir(config)
+    else:
+        run_dir = os.path.join(config.output_dir, config.run_name)
+        write_dir = tempfile.mkdtemp(prefix="gan-tf-worker-")
+    try:
+        return _train(config, strategy, run_dir, write_dir, verbose and chief, extra_callbacks)
+    finally:
+        if not chief:
+            shutil.rmtree(write_dir, ignore_errors=True)
+
+
+def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
+    """`train` once the folders are known: `run_dir` holds the checkpoint to resume from, `write_dir`
+    receives what this process writes (the same folder except on a non-chief worker)."""
     keras.utils.set_random_seed(config.seed)
     image_set = data.load(config.dataset, config.image_size, config.channels)
     if config.architecture != "dcgan" and config.image_size is None and image_set.images.shape[1] == 28:
@@ -107,10 +130,9 @@ def train(config, verbose=True, extra_callbacks=()):
             raise UserError(f"--conditional needs labels, and {image_set.name} has none; use a labelled "
                             "data set (mnist-5k, mnist, cifar10, an .npz with `labels`)")
         num_classes = int(image_set.labels.max()) + 1
-    dataset = data.to_dataset(image_set, config.batch_size, seed=config.seed, with_labels=config.conditional)
     steps_per_epoch = len(image_set.images) // config.batch_size
 
-    with distribute.make_strategy(config.strategy).scope():
+    with strategy.scope():
         trainer = build_trainer(config, image_size, channels, num_classes)
 
     initial_epoch = 0
@@ -124,22 +146,24 @@ def train(config, verbose=True, extra_callbacks=()):
         initial_epoch = state["epoch"]
         if verbose:
             print(f"resuming {run_dir} after epoch {initial_epoch} ({os.path.basename(path)})")
-    else:
+    elif write_dir == run_dir:
         os.makedirs(run_dir)
-    runs.write_config(run_dir, config)
+    runs.write_config(write_dir, config)
 
     callbacks = [
         run_callbacks.StopOnNonFiniteLoss(),
-        run_callbacks.RunHistory(run_dir, initial_epoch, steps_per_epoch * config.batch_size),
-        run_callbacks.SampleGrid.for_conditioning(run_dir, trainer.conditioning, config.sample_grid, config.seed),
-        run_callbacks.EpochCheckpoint(run_dir),
+        run_callbacks.RunHistory(write_dir, initial_epoch, steps_per_epoch * config.batch_size),
+        run_callbacks.SampleGrid.for_conditioning(write_dir, trainer.conditioning, config.sample_grid, config.seed),
+        run_callbacks.EpochCheckpoint(write_dir),
         *extra_callbacks,
     ]
     if config.tensorboard:  # after RunHistory and the grid: it logs what they add and write
-        callbacks.insert(3, run_callbacks.TensorBoardLog(run_dir))
+        callbacks.insert(3, run_callbacks.TensorBoardLog(write_dir))
     if config.architecture != "dcgan":
         callbacks.insert(0, run_callbacks.GrowthSchedule(config.growth_images, config.batch_size))
-    monitor = run_callbacks.frechet_distance_monitor(config, trainer.conditioning, image_set, run_dir, verbose)
+    monitor = None
+    if write_dir == run_dir:  # the chief: a worker's FD would only be thrown away
+        monitor = run_callbacks.frechet_distance_monitor(config, trainer.conditioning, image_set, run_dir, verbose)
     if monitor is not None:
         callbacks.insert(1, monitor)  # before RunHistory, which records the `fd` it adds to the logs
     if verbose and config.precision == "mixed_float16" and not distribute.resolve_xla("auto"):
@@ -151,14 +175,17 @@ def train(config, verbose=True, extra_callbacks=()):
               f"{image_size}x{image_size}x{channels}, {config.epochs} epochs of {steps_per_epoch} steps "
               f"-> {run_dir}")
     if initial_epoch < config.epochs:
-        fit_options = {"shuffle": False} if isinstance(trainer, GAN) else {}  # tf.data shuffles already
-        trainer.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
-                    verbose=0, **fit_options)
+        # Epochs initial_epoch.. in the order an uninterrupted run has (gan_tf.data.to_dataset).
+        dataset = data.to_dataset(image_set, config.batch_size, seed=config.seed, with_labels=config.conditional,
+                                  epochs=config.epochs, first_epoch=initial_epoch)
+        fit_options = {"shuffle": False} if isinstance(trainer, GAN) else {}  # the dataset is shuffled already
+        trainer.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                    callbacks=callbacks, verbose=0, **fit_options)
 
     generator_path = os.path.join(run_dir, runs.GENERATOR_FILE)
-    runs.save_model(trainer.build_sampling_generator(), generator_path)
-    runs.save_model(trainer.discriminator, os.path.join(run_dir, runs.DISCRIMINATOR_FILE))
-    history = runs.read_history(run_dir)
+    runs.save_model(trainer.build_sampling_generator(), os.path.join(write_dir, runs.GENERATOR_FILE))
+    runs.save_model(trainer.discriminator, os.path.join(write_dir, runs.DISCRIMINATOR_FILE))
+    history = runs.read_history(write_dir)
     if verbose:
         print(f"done: generator saved to {generator_path}; samples in {run_dir}/{runs.SAMPLES_DIR}, "
               f"GIF {run_dir}/{runs.GIF_FILE}, curves {run_dir}/{runs.LOSS_PLOT_FILE}")

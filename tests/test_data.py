@@ -141,3 +141,23 @@ def test_class_subfolders_give_sorted_labels(tmp_path):
     assert image_set.class_names == ("ant", "zebra")
     assert sorted(image_set.labels.tolist()) == [0, 0, 0, 1, 1]
     assert data.load(str(tmp_path / "ant"), image_size=16).labels is None  # pictures only: no classes
+
+
+def test_the_epoch_keyed_order_is_a_fresh_permutation_per_epoch_and_resumes_where_it_left_off():
+    from gan_tf.data import ImageSet, to_dataset
+
+    images = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1)
+    image_set = ImageSet(images, np.arange(40) % 10, "ramp")
+
+    def ids(dataset):  # pixel values back to the image index
+        return [np.round((np.asarray(batch[0]) + 1.0) * 127.5).astype(int).ravel().tolist() for batch in dataset]
+
+    run = ids(to_dataset(image_set, 8, seed=3, with_labels=True, epochs=3))
+    assert len(run) == 3 * 5
+    epochs = [sorted(sum(run[5 * epoch:5 * epoch + 5], [])) for epoch in range(3)]
+    assert epochs == [list(range(40))] * 3  # every image once per epoch
+    assert run[:5] != run[5:10]  # reshuffled
+    assert ids(to_dataset(image_set, 8, seed=3, with_labels=True, epochs=3, first_epoch=2)) == run[10:]
+    assert ids(to_dataset(image_set, 8, seed=4, with_labels=True, epochs=1)) != run[:5]
+    labels = [np.asarray(batch[1]).tolist() for batch in to_dataset(image_set, 8, seed=3, with_labels=True, epochs=1)]
+    assert [[index % 10 for index in batch] for batch in run[:5]] == labels
