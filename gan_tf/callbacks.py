@@ -115,7 +115,8 @@ class TensorBoardLog(keras.callbacks.Callback):
     Keras' own `TensorBoard` callback logs the model's compiled metrics and weights; this one logs what
     history.csv holds (losses, D's outputs, FD, images/s, growth progress) and the picture SampleGrid
     or TranslationGrid just wrote, so it goes after RunHistory and the grid in the callback list. A
-    resumed run appends to the same folder, its steps continuing from the restored epoch.
+    resumed run appends a new event file to the same folder from the restored epoch on; epochs a crash
+    cut off after their checkpoint show twice (TensorBoard draws the later value).
     """
 
     def __init__(self, run_dir):

@@ -56,16 +56,20 @@ def variable_groups(trainer):
     return groups
 
 
+# A float16 run's loss scale: optional on restore, so a run can change --precision when it resumes
+# (the weights are float32 in every policy); a missing scale starts afresh.
+LOSS_SCALE_PREFIX = "loss_scale/"
+
+
 def _optimizer_variables(optimizer, group):
     """An optimizer's variables by name; a float16 run's `LossScaleOptimizer` keeps its inner optimizer's
-    names (so `g_optimizer/iteration` is always G's step count) and adds its own under `loss_scale/`."""
+    names (so `g_optimizer/iteration` counts G's applied updates) and adds its scale under `loss_scale/`."""
     inner = getattr(optimizer, "inner_optimizer", None)
     if inner is None:
         return _by_name(optimizer.variables, group, owner_prefix=True)
     named = _by_name(inner.variables, group, owner_prefix=True)
-    inner_ids = {id(variable) for variable in inner.variables}
-    own = [variable for variable in optimizer.variables if id(variable) not in inner_ids]
-    named.update({f"loss_scale/{name}": variable for name, variable in _by_name(own, group, True).items()})
+    named.update({f"{LOSS_SCALE_PREFIX}dynamic_scale": optimizer.dynamic_scale,
+                  f"{LOSS_SCALE_PREFIX}step_counter": optimizer.step_counter})
     return named
 
 
@@ -119,7 +123,11 @@ def restore(trainer, path):
         expected = {f"{group}/{name}": variable for group, variables in groups.items()
                     for name, variable in variables.items()}
         stored = set(archive.files) - {"format", "state"}
+        optional = {key for key in set(expected) | stored if key.split("/", 1)[-1].startswith(LOSS_SCALE_PREFIX)}
+        stored -= optional - set(expected)  # a float16 checkpoint resumed in another precision
         for key, variable in expected.items():
+            if key not in stored and key in optional:
+                continue
             if key not in stored:
                 raise UserError(f"{path} does not match these models: it has no {key}; resume with the "
                                 "run's own config (or start a new run)")
@@ -133,7 +141,8 @@ def restore(trainer, path):
                             f"{f' (and {len(extra) - 1} more)' if len(extra) > 1 else ''}; resume with the "
                             "run's own config")
         for key, variable in expected.items():
-            variable.assign(archive[key])
+            if key in stored:
+                variable.assign(archive[key])
         return json.loads(str(archive["state"]))
 
 

@@ -225,7 +225,9 @@ class TrainConfig:
         words = ["gan-tf", "train"]
         for name, item in CONFIG_FIELDS.items():
             value = getattr(self, name)
-            if name in ("resume", "run_name", "output_dir", "preset") or value == item.default:
+            if name in ("resume", "output_dir", "preset") or value == item.default:
+                continue
+            if name == "run_name" and self.strategy != "multi-worker":  # which every worker must name
                 continue
             flag = f"--{name.replace('_', '-')}"
             if isinstance(value, bool):
@@ -381,9 +383,9 @@ class TranslationConfig:
     output_dir: str = _option("runs", "folder that holds one sub-folder per run")
     run_name: str | None = _option(None, "name of the run folder (default: <task>, numbered if taken)")
     sample_grid: int = _option(8, "held-out images shown in each epoch's samples/epoch_NNNN.png")
-    tensorboard: bool = _option(False, "also write TensorBoard logs to RUN/tensorboard: the epoch's losses, "
-                                "D's outputs, FD and images/s as scalars, the sample grid as an image "
-                                "(view with `tensorboard --logdir runs`)")
+    tensorboard: bool = _option(False, "also write TensorBoard logs to RUN/tensorboard: the epoch's losses "
+                                "and images/s as scalars, the sample grid as an image (view with "
+                                "`tensorboard --logdir runs`)")
     resume: bool = _option(False, "continue the run named by --run-name from its last finished epoch")
 
     def __post_init__(self):
@@ -421,7 +423,11 @@ class TranslationConfig:
             value = getattr(self, name)
             if name in ("resume", "run_name", "output_dir") or value == item.default:
                 continue
-            words += [f"--{name.replace('_', '-')}", str(value)]
+            flag = f"--{name.replace('_', '-')}"
+            if isinstance(value, bool):
+                words.append(flag if value else f"--no-{name.replace('_', '-')}")
+            else:
+                words += [flag, str(value)]
         return " ".join(words)
 
     def to_json(self):

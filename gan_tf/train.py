@@ -102,13 +102,16 @@ def train(config, verbose=True, extra_callbacks=()):
     run folder (which must be on storage every worker can read, for --resume); the other workers write
     theirs to a temporary folder that is deleted at the end, and return the chief's paths.
     """
-    strategy = distribute.make_strategy(config.strategy)  # first: multi-worker must precede other TF ops
+    # Every worker checks the run folder before the cluster forms (a worker alone in a cluster would wait
+    # for its chief); the strategy comes before any other TensorFlow op, as multi-worker requires.
+    run_dir = runs.resolve_run_dir(config)
+    strategy = distribute.make_strategy(config.strategy)
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise UserError(f"--batch-size {config.batch_size} is the global batch and must split evenly between "
+                        f"the {strategy.num_replicas_in_sync} replicas; use a multiple of "
+                        f"{strategy.num_replicas_in_sync}")
     chief = distribute.is_chief(strategy)
-    if chief:
-        run_dir = write_dir = runs.resolve_run_dir(config)
-    else:
-        run_dir = os.path.join(config.output_dir, config.run_name)
-        write_dir = tempfile.mkdtemp(prefix="gan-tf-worker-")
+    write_dir = run_dir if chief else tempfile.mkdtemp(prefix="gan-tf-worker-")
     try:
         return _train(config, strategy, run_dir, write_dir, verbose and chief, extra_callbacks)
     finally:
@@ -166,7 +169,7 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
         monitor = run_callbacks.frechet_distance_monitor(config, trainer.conditioning, image_set, run_dir, verbose)
     if monitor is not None:
         callbacks.insert(1, monitor)  # before RunHistory, which records the `fd` it adds to the logs
-    if verbose and config.precision == "mixed_float16" and not distribute.resolve_xla("auto"):
+    if verbose and config.precision == "mixed_float16" and not distribute.resolve_xla(config.xla):
         print("note: --precision mixed_float16 is for GPUs; TensorFlow's float16 CPU kernels are about "
               "100x slower than float32 without --xla on")
     if verbose:

@@ -51,21 +51,28 @@ def declared_requirements(requirements_file):
     return requirements
 
 
-def tensorflow_requirements(requirements):
+def tensorflow_requirements(requirements, environment=None):
+    """{name: requirement} of the TensorFlow distributions `requirements` install on a machine like
+    `environment` (packaging's marker variables; default: this one)."""
     return {canonicalize_name(requirement.name): requirement for requirement in requirements
-            if canonicalize_name(requirement.name) in TENSORFLOW_DISTRIBUTIONS}
+            if canonicalize_name(requirement.name) in TENSORFLOW_DISTRIBUTIONS
+            and (requirement.marker is None or requirement.marker.evaluate(environment))}
 
 
 def test_the_package_itself_does_not_pick_a_tensorflow_wheel():
     assert not tensorflow_requirements(Requirement(text) for text in _project()["dependencies"])
 
 
-def test_cpu_install_declares_exactly_tensorflow_cpu():
-    assert set(tensorflow_requirements(declared_requirements("requirements.txt"))) == {"tensorflow-cpu"}
+@pytest.mark.parametrize("machine, wanted", [("x86_64", "tensorflow-cpu"), ("AMD64", "tensorflow-cpu"),
+                                             ("aarch64", "tensorflow"), ("arm64", "tensorflow")])
+def test_cpu_install_declares_exactly_one_tensorflow_per_machine(machine, wanted):
+    # tensorflow-cpu has x86 wheels only; on ARM (Apple silicon, Graviton) the plain wheel is the CPU one.
+    requirements = declared_requirements("requirements.txt")
+    assert set(tensorflow_requirements(requirements, {"platform_machine": machine})) == {wanted}
 
 
 def test_gpu_install_declares_tensorflow_with_cuda_and_no_tensorflow_cpu():
-    found = tensorflow_requirements(declared_requirements("requirements-gpu.txt"))
+    found = tensorflow_requirements(declared_requirements("requirements-gpu.txt"), {"platform_machine": "x86_64"})
     assert set(found) == {"tensorflow"}
     assert "and-cuda" in found["tensorflow"].extras
     assert found["tensorflow"].specifier.contains("2.21.0")

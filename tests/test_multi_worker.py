@@ -169,3 +169,13 @@ def test_a_missing_or_broken_tf_config_is_one_line(monkeypatch, tf_config, messa
 
 def test_one_process_is_always_the_chief():
     assert distribute.is_chief() and not distribute.is_multi_worker()
+
+
+def test_a_global_batch_that_does_not_split_between_replicas_is_one_line(tmp_path, digits_npz):
+    with pytest.raises(UserError, match="split evenly between the 2 replicas"):
+        train(tiny_config(tmp_path, digits_npz, strategy="mirrored", batch_size=15), verbose=False)
+
+
+def test_the_reproducing_command_names_the_run_every_worker_must_share(tmp_path, digits_npz):
+    assert "--run-name cluster" in _config(tmp_path, digits_npz).command_line()
+    assert "--run-name" not in _config(tmp_path, digits_npz, strategy="default").command_line()

@@ -76,3 +76,12 @@ def test_a_float16_stylegan_step_with_r1_stays_finite(tmp_path):
     assert np.isfinite(history.history["d_loss"][0]) and np.isfinite(history.history["g_loss"][0])
     assert all(np.all(np.isfinite(np.array(weight))) for weight in trainer.generator.weights)
     assert config.r1_weight > 0
+
+
+def test_a_run_may_change_precision_when_it_resumes(tmp_path, digits_npz):
+    # Weights are float32 in every policy; only float16's loss scale is extra, and it is optional.
+    config = tiny_config(tmp_path, digits_npz, precision="mixed_float16")
+    run_dir = train(config, verbose=False).run_dir
+    train(config.replace(precision="float32", epochs=2, resume=True), verbose=False)
+    result = train(config.replace(epochs=3, resume=True), verbose=False)
+    assert result.run_dir == run_dir and [row["epoch"] for row in result.history] == ["1", "2", "3"]

@@ -59,3 +59,9 @@ def test_fd_and_progress_reach_tensorboard_and_non_numbers_do_not(tmp_path):
     scalars, images = read_events(run_dir)
     assert scalars == {"d_loss": {5: 1.25}, "fd": {5: 31.5}, "progress": {5: 2.5}}
     assert images == {}  # no grid was written for epoch 5
+
+
+def test_the_translator_command_line_writes_boolean_flags_argparse_accepts():
+    from gan_tf.config import TranslationConfig
+
+    assert TranslationConfig(tensorboard=True).command_line().endswith("--tensorboard")

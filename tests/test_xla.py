@@ -25,6 +25,8 @@ def _one_batch(side, with_labels, batch=8):
 @pytest.mark.parametrize("preset", PRESET_NAMES)
 def test_every_preset_trains_a_step_compiled_with_xla(tmp_path, preset):
     config = tiny_config(tmp_path, "unused.npz", preset=preset, xla="on", batch_size=8, mapping_layers=2)
+    if preset == "dcgan":  # DiffAugment's random ops in D, compiled too
+        config = config.replace(augment="translation,cutout,color")
     if preset not in PROGRESSIVE:
         config = config.replace(mapping_layers=8)  # only style-based G reads it; keep the config default
     side = 8 if preset in PROGRESSIVE else 28
