@@ -34,6 +34,43 @@ GIF_FILE = "training.gif"
 TENSORBOARD_DIR = "tensorboard"  # event files of --tensorboard
 LOSS_PLOT_FILE = "loss_curves.png"
 CHECKPOINT_DIR = "checkpoints"
+LOCK_FILE = ".lock"  # held (flock) by the process writing the run; holds its pid
+
+
+@contextlib.contextmanager
+def hold_run_dir(run_dir, create=False):
+    """One writer per run folder: create it (`create`), then hold an exclusive lock on its .lock file
+    for the duration, or fail with one line if another process holds it.
+
+    An flock belongs to the open file, so the operating system drops it when its process ends in any
+    way, SIGKILL included: a crashed run never leaves its folder locked. (Without fcntl, on Windows,
+    the folder is not locked.)
+    """
+    if create:
+        try:
+            os.makedirs(run_dir)
+        except FileExistsError:
+            raise UserError(f"run folder {run_dir} already exists; pass --resume to continue it or choose "
+                            "another --run-name") from None
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(os.path.join(run_dir, LOCK_FILE), "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            raise UserError(f"run folder {run_dir} is being written by another gan-tf process"
+                            f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to finish, or "
+                            "use another --run-name") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield  # closing the file releases the lock
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ What a run folder holds is described in `gan_tf.runs`; how the step runs (strate
 `gan_tf.distribute`; what G takes besides z in `gan_tf.conditioning`.
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -113,7 +114,9 @@ def train(config, verbose=True, extra_callbacks=()):
     chief = distribute.is_chief(strategy)
     write_dir = run_dir if chief else tempfile.mkdtemp(prefix="gan-tf-worker-")
     try:
-        return _train(config, strategy, run_dir, write_dir, verbose and chief, extra_callbacks)
+        held = runs.hold_run_dir(run_dir, create=not config.resume) if chief else contextlib.nullcontext()
+        with held:
+            return _train(config, strategy, run_dir, write_dir, verbose and chief, extra_callbacks)
     finally:
         if not chief:
             shutil.rmtree(write_dir, ignore_errors=True)
@@ -149,8 +152,6 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
         initial_epoch = state["epoch"]
         if verbose:
             print(f"resuming {run_dir} after epoch {initial_epoch} ({os.path.basename(path)})")
-    elif write_dir == run_dir:
-        os.makedirs(run_dir)
     runs.write_config(write_dir, config)
 
     callbacks = [
@@ -382,10 +383,15 @@ def train_translator(config, verbose=True, extra_callbacks=()):
     Writes the usual run folder (config.json, history.csv, checkpoints/, samples/, training.gif),
     generator.keras (and backward_generator.keras for CycleGAN) and metrics.json.
     """
-    import numpy as np
-
     config = config.resolved()
     run_dir = runs.resolve_run_dir(config)
+    with runs.hold_run_dir(run_dir, create=not config.resume):
+        return _train_translator(config, run_dir, verbose, extra_callbacks)
+
+
+def _train_translator(config, run_dir, verbose, extra_callbacks):
+    import numpy as np
+
     pieces = translation_data(config)
     dataset = translation_dataset(pieces.train_sources, pieces.train_targets, config.batch_size, config.seed,
                                   config.paired)
@@ -397,8 +403,6 @@ def train_translator(config, verbose=True, extra_callbacks=()):
         initial_epoch = checkpoints.restore(trainer, path)["epoch"]
         if verbose:
             print(f"resuming {run_dir} after epoch {initial_epoch} ({os.path.basename(path)})")
-    else:
-        os.makedirs(run_dir)
     runs.write_config(run_dir, config)
     held = len(pieces.held_out_sources)  # sorted by class: spread the shown ones over all classes
     shown = np.unique(np.linspace(0, held - 1, min(config.sample_grid, held)).astype(int))

@@ -190,3 +190,26 @@ def test_resume_uses_the_learning_rates_given_now(tmp_path, digits_npz):
     train(config.replace(epochs=2, resume=True, g_learning_rate=2e-4, d_learning_rate=5e-5), verbose=False,
           extra_callbacks=[Record()])
     assert seen == {"g": pytest.approx(2e-4), "d": pytest.approx(5e-5)}
+
+
+def test_a_run_folder_has_one_writer_and_a_killed_writer_does_not_keep_it(tmp_path, digits_npz):
+    from gan_tf import runs
+
+    config = tiny_config(tmp_path, digits_npz)
+    run_dir = train(config, verbose=False).run_dir
+    with runs.hold_run_dir(run_dir):  # another process, as far as flock can tell (a second open file)
+        with pytest.raises(UserError, match="being written by another gan-tf process"):
+            train(config.replace(epochs=2, resume=True), verbose=False)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import os, signal, sys; from gan_tf import runs\n"
+        f"with runs.hold_run_dir({run_dir!r}):\n"
+        "    print('held', flush=True); sys.stdin.readline(); os.kill(os.getpid(), signal.SIGKILL)")],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=REPO))
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(UserError, match=rf"\(pid {holder.pid}\)"):
+        train(config.replace(epochs=2, resume=True), verbose=False)
+    holder.communicate("go\n", timeout=60)
+    assert holder.returncode == -signal.SIGKILL
+    result = train(config.replace(epochs=2, resume=True), verbose=False)  # the lock died with its holder
+    assert [row["epoch"] for row in result.history] == ["1", "2"]
