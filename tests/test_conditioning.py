@@ -14,20 +14,22 @@ from gan_tf.config import preset_config
 from gan_tf.errors import UserError
 from gan_tf.train import train
 
-# Measured with gan-tf at commit 8e05a6a, before G's inputs moved into gan_tf.conditioning (its
-# GAN._generator_inputs, GeneratorInputs and export signatures), by the same steps as the test below:
+# First measured with gan-tf at commit 8e05a6a, before G's inputs moved into gan_tf.conditioning (its
+# GAN._generator_inputs, GeneratorInputs and export signatures); re-measured at commit c51652d, when
+# the data order became a (seed, epoch)-keyed permutation (gan_tf.data.to_dataset, issue 14): the
+# two steps now see other real digits, the noise is unchanged. By the same steps as the test below:
 # final losses of two training steps, 6 samples (seed 3) from the saved EMA generator, the same from
 # its SavedModel, the `sample` signature (seed 5), class control (3 per class) and FD of 50 samples.
 REFERENCE = {
-    "dcgan": {"d_loss": 1.3302280902862549, "g_loss": 0.9589406847953796, "sample_sum": 3091.49951171875,
-              "sample_pixel": 0.7698227167129517, "served_sum": 3091.49951171875,
-              "signature_sample_sum": 2043.869384765625, "fd": 1031.3121042413434},
-    "cgan": {"d_loss": 3.646803379058838, "g_loss": 3.686039924621582, "sample_sum": 2124.865234375,
-             "sample_pixel": 0.2505059838294983, "served_sum": 2124.865234375,
-             "signature_sample_sum": 1404.666015625, "control": 0.1, "fd": 770.8083139372577},
-    "infogan": {"d_loss": 32.35059356689453, "g_loss": 20.024518966674805, "sample_sum": 3082.41748046875,
-                "sample_pixel": 0.8375219106674194, "served_sum": 3082.41748046875,
-                "signature_sample_sum": 2051.0830078125, "control": 0.1, "fd": 1025.976946313276},
+    "dcgan": {"d_loss": 1.3351322412490845, "g_loss": 0.9781021475791931, "sample_sum": 3092.0146484375,
+              "sample_pixel": 0.7745294570922852, "served_sum": 3092.0146484375,
+              "signature_sample_sum": 2044.1494140625, "fd": 1030.8654694089992},
+    "cgan": {"d_loss": 3.649315118789673, "g_loss": 3.683359146118164, "sample_sum": 2125.787353515625,
+             "sample_pixel": 0.248975932598114, "served_sum": 2125.787353515625,
+             "signature_sample_sum": 1405.098388671875, "control": 0.1, "fd": 770.9724769335073},
+    "infogan": {"d_loss": 32.35480499267578, "g_loss": 20.04572296142578, "sample_sum": 3082.36572265625,
+                "sample_pixel": 0.8390190601348877, "served_sum": 3082.36572265625,
+                "signature_sample_sum": 2051.11865234375, "control": 0.1, "fd": 1025.9821347331585},
 }
 
 
