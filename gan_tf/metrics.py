@@ -96,50 +96,118 @@ def inception_score(probabilities, splits=10):
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def _pairwise_distances(a, b):
-    squared = (np.sum(a ** 2, axis=1)[:, None] + np.sum(b ** 2, axis=1)[None, :] - 2.0 * a @ b.T)
-    return np.sqrt(np.maximum(squared, 0.0))
+# Precision/recall and density/coverage compare every sample with every other one: at the papers'
+# 50,000 samples a full distance matrix is 20 GB of float64. They run in row blocks instead: one
+# block's distances to all columns at a time (BLOCK_ELEMENTS of them, 64 MB), k-NN radii and counts
+# kept per row, so memory grows with n, not n^2. A sample exactly on a ball's edge (a copy of the
+# sample that sets the radius, a duplicate) is decided on exact distances; the full-matrix code before
+# left such ties to rounding, which is the only way its numbers and these can differ.
+BLOCK_ELEMENTS = 2 ** 23
 
 
-def _radii(features, k):
+def _distance_blocks(a, b, block_size=None):
+    """Yield (start, fast, error): squared distances a[start:start + rows] x b and a bound on their error.
+
+    `fast` is ||a||^2 + ||b||^2 - 2 a.b (one matrix product), whose rounding depends on the block's
+    shape (BLAS kernels differ at tile edges), so it can disagree with a full-matrix product in the
+    last bits. `error` per row bounds |fast - exact| (with room to spare; exact: `_exact_squared`): a
+    comparison closer than that is settled on exact distances, so the results do not depend on the
+    block size, and a duplicate is at distance 0, not at a rounding error's square root.
+    """
+    squared_a, squared_b = np.sum(a ** 2, axis=1), np.sum(b ** 2, axis=1)
+    error = 8 * (a.shape[1] + 4) * np.finfo(np.float64).eps * (squared_a + squared_b.max())
+    rows = block_size or max(1, BLOCK_ELEMENTS // len(b))
+    for start in range(0, len(a), rows):
+        stop = start + rows
+        fast = squared_a[start:stop, None] + squared_b[None, :]
+        fast -= 2.0 * (a[start:stop] @ b.T)
+        np.maximum(fast, 0.0, out=fast)
+        yield start, fast, error[start:stop, None]
+
+
+def _exact_squared(a, b, rows, columns, chunk=2 ** 16):
+    """sum((a[row] - b[column])^2) for each listed pair: exact for duplicates, symmetric, block-free."""
+    out = np.empty(len(rows))
+    for start in range(0, len(rows), chunk):
+        pairs = slice(start, start + chunk)
+        out[pairs] = np.sum((a[rows[pairs]] - b[columns[pairs]]) ** 2, axis=1)
+    return out
+
+
+def _radii(features, k, block_size=None):
+    """Distance of every sample to its k-th nearest neighbour in its own set, [n]."""
     if len(features) <= k:
         raise UserError(f"precision/recall and density/coverage need more than {k} samples per set, got "
                         f"{len(features)}; use a larger --n")
-    distances = _pairwise_distances(features, features)
-    # k+1-th smallest, since the smallest is each point's distance to itself.
-    return np.partition(distances, k, axis=1)[:, k]
+    # A sample with more than k identical copies (itself included) has radius 0: no ties to rank. (A
+    # collapsed generator's samples are one point: ranking their n^2 ties exactly would take hours.)
+    _, inverse, copies = np.unique(features, axis=0, return_inverse=True, return_counts=True)
+    ranked = copies[inverse.reshape(-1)] <= k
+    radii = np.zeros(len(features))
+    for start, fast, error in _distance_blocks(features, features, block_size):
+        block_rows = np.flatnonzero(ranked[start:start + len(fast)])
+        if len(block_rows) < len(fast):
+            fast, error = fast[block_rows], error[block_rows]
+        # k+1-th smallest, since the smallest is each point's distance to itself.
+        kth = np.partition(fast, k, axis=1)[:, k:k + 1]
+        below = np.sum(fast < kth - 2 * error, axis=1)  # surely nearer than the k-th neighbour
+        near = np.abs(fast - kth) <= 2 * error          # the k-th is among these: rank them exactly
+        rows, columns = np.nonzero(near)
+        exact = _exact_squared(features, features, start + block_rows[rows], columns)
+        order = np.lexsort((exact, rows))
+        first = np.concatenate([[0], np.cumsum(near.sum(axis=1))[:-1]]).astype(np.int64)
+        radii[start + block_rows] = np.sqrt(exact[order[first + k - below]])
+    return radii
 
 
-def precision_recall(real_features, fake_features, k=3):
+def _inside(fast, error, radii, a, b, start):
+    """Boolean [rows, len(b)]: whether each distance of a block of `a` to `b` is <= its ball's radius
+    (`radii` broadcast to the block: one per row or one per column)."""
+    squared = radii ** 2
+    inside = fast <= squared - 2 * error
+    rows, columns = np.nonzero(~inside & (fast <= squared + 2 * error))  # too close to call on `fast`
+    exact = _exact_squared(a, b, rows + start, columns)
+    inside[rows, columns] = np.sqrt(exact) <= np.broadcast_to(radii, fast.shape)[rows, columns]
+    return inside
+
+
+def precision_recall(real_features, fake_features, k=3, block_size=None):
     """Improved precision and recall (Kynkaanniemi et al. 2019).
 
     Each set's manifold is the union of balls around its points with radius the distance to the k-th
     nearest neighbour. Precision: share of fake samples inside the real manifold (quality). Recall:
-    share of real samples inside the fake manifold (coverage). Both in [0, 1].
+    share of real samples inside the fake manifold (coverage). Both in [0, 1]. Computed in blocks of
+    `block_size` rows (default: 64 MB of distances per block), with the same numbers at any size.
     """
     real = np.asarray(real_features, np.float64)
     fake = np.asarray(fake_features, np.float64)
-    real_radii, fake_radii = _radii(real, k), _radii(fake, k)
-    distances = _pairwise_distances(fake, real)  # [fake, real]
-    precision = np.mean(np.any(distances <= real_radii[None, :], axis=1))
-    recall = np.mean(np.any(distances.T <= fake_radii[None, :], axis=1))
-    return float(precision), float(recall)
+    real_radii, fake_radii = _radii(real, k, block_size), _radii(fake, k, block_size)
+    fake_inside_real = 0
+    real_inside_fake = np.zeros(len(real), bool)
+    for start, fast, error in _distance_blocks(fake, real, block_size):  # [fake rows, real]
+        fake_inside_real += np.sum(_inside(fast, error, real_radii[None, :], fake, real, start).any(axis=1))
+        ball_radii = fake_radii[start:start + len(fast), None]
+        real_inside_fake |= _inside(fast, error, ball_radii, fake, real, start).any(axis=0)
+    return float(fake_inside_real / len(fake)), float(np.mean(real_inside_fake))
 
 
-def density_coverage(real_features, fake_features, k=5):
+def density_coverage(real_features, fake_features, k=5, block_size=None):
     """Density and coverage (Naeem et al. 2020), sturdier than precision/recall against outliers.
 
     Density: mean over fake samples of how many real k-NN balls contain it, divided by k (about 1 when
     the distributions match; can exceed 1). Coverage: share of real samples whose ball holds at least
-    one fake sample.
+    one fake sample. Blocked like `precision_recall`.
     """
     real = np.asarray(real_features, np.float64)
     fake = np.asarray(fake_features, np.float64)
-    real_radii = _radii(real, k)
-    inside = _pairwise_distances(fake, real) <= real_radii[None, :]  # [fake, real]
-    density = inside.sum() / (k * len(fake))
-    coverage = np.mean(inside.any(axis=0))
-    return float(density), float(coverage)
+    real_radii = _radii(real, k, block_size)
+    balls_holding_fakes = 0
+    covered = np.zeros(len(real), bool)
+    for start, fast, error in _distance_blocks(fake, real, block_size):  # [fake rows, real]
+        inside = _inside(fast, error, real_radii[None, :], fake, real, start)
+        balls_holding_fakes += int(inside.sum())
+        covered |= inside.any(axis=0)
+    return float(balls_holding_fakes / (k * len(fake))), float(np.mean(covered))
 
 
 def mode_coverage(probabilities, real_class_shares=None, minimum_share=0.01):

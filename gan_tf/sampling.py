@@ -54,6 +54,22 @@ def image_shape_of(generator):
     return tuple(int(size) for size in generator.outputs[0].shape[1:])
 
 
+def unit_image_batches(generator, z, labels=None, continuous=None, seed=0, batch_size=500, truncation=None):
+    """The images of `generate_unit_images`, one [<= batch_size, h, w, c] array in [0, 1] at a time.
+
+    Only one batch exists at a time, so measuring 50,000 samples need not hold 50,000 images.
+    """
+    conditioning = Conditioning.of(generator)
+    inputs = conditioning.build(z, labels, continuous, seed, truncation)
+    for start in range(0, len(inputs["z"]), batch_size):
+        batch = {name: value[start:start + batch_size] for name, value in inputs.items()}
+        if isinstance(generator, SavedModelGenerator):
+            yield generator.unit_images(batch)
+        else:
+            output = conditioning.generate(generator, batch, training=False)
+            yield pixels.model_to_unit(np.asarray(output, np.float32))  # mixed precision: 16-bit
+
+
 def generate_unit_images(generator, z, labels=None, continuous=None, seed=0, batch_size=500, truncation=None):
     """Images in [0, 1] for latent vectors z, from a Keras generator or a SavedModel.
 
@@ -61,26 +77,26 @@ def generate_unit_images(generator, z, labels=None, continuous=None, seed=0, bat
     `Conditioning.build`: by default labels cycle through the classes). truncation: a style-based
     generator's psi (default 1, none).
     """
-    conditioning = Conditioning.of(generator)
-    inputs = conditioning.build(z, labels, continuous, seed, truncation)
-    batches = []
-    for start in range(0, len(inputs["z"]), batch_size):
-        batch = {name: value[start:start + batch_size] for name, value in inputs.items()}
-        if isinstance(generator, SavedModelGenerator):
-            batches.append(generator.unit_images(batch))
-        else:
-            output = conditioning.generate(generator, batch, training=False)
-            batches.append(pixels.model_to_unit(np.asarray(output, np.float32)))  # mixed precision: 16-bit
-    return np.concatenate(batches)
+    images, filled = None, 0
+    for batch in unit_image_batches(generator, z, labels, continuous, seed, batch_size, truncation):
+        if images is None:  # filled in place: concatenating a list of batches would hold every image twice
+            images = np.empty((len(z),) + batch.shape[1:], batch.dtype)
+        images[filled:filled + len(batch)] = batch
+        filled += len(batch)
+    return images
+
+
+def sample_noise(generator, count, seed=0):
+    """The z of `sample_unit_images(generator, count, seed)`: [count, latent_dim] ~ N(0, I) from `seed`."""
+    if not 0 < count <= MAX_SAMPLES:
+        raise UserError(f"--n must be between 1 and {MAX_SAMPLES}, got {count}")
+    return Conditioning.of(generator).noise(count, seed)
 
 
 def sample_unit_images(generator, count, seed=0, labels=None, batch_size=500, truncation=None):
     """`count` images in [0, 1], z ~ N(0, I) drawn from `seed` (the same z for .keras and SavedModel)."""
-    if not 0 < count <= MAX_SAMPLES:
-        raise UserError(f"--n must be between 1 and {MAX_SAMPLES}, got {count}")
-    noise = Conditioning.of(generator).noise(count, seed)
-    return generate_unit_images(generator, noise, labels, seed=seed + 1, batch_size=batch_size,
-                                truncation=truncation)
+    return generate_unit_images(generator, sample_noise(generator, count, seed), labels, seed=seed + 1,
+                                batch_size=batch_size, truncation=truncation)
 
 
 def write_samples(unit_images, out, inputs=None, name="sample"):

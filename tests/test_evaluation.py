@@ -63,3 +63,42 @@ def test_evaluate_command_prints_a_table_and_writes_json(tmp_path, digits_npz):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["n"] == 200 and {"generator", "real_baseline", "uniform_noise"} <= set(report)
     assert report["real_baseline"]["fd"] < report["uniform_noise"]["fd"]
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "infogan"])
+def test_streamed_evaluation_of_a_generator_gives_the_numbers_of_the_in_memory_one(kind, real_digits):
+    from gan_tf.models import build_generator, conditional
+    from gan_tf.sampling import sample_unit_images
+
+    generator = (build_generator(8, width=4) if kind == "dcgan"
+                 else conditional.build_info_generator(10, 2, 8, width=4))  # labels cycle, codes drawn from seed
+    images, labels = real_digits
+    real = images[:260]
+    classifier = evaluation.classifier_extractor()
+    largest = []
+
+    def extract(unit_images):  # the classifier, recording how many images each call holds
+        largest.append(len(unit_images))
+        return classifier(unit_images)
+
+    options = {"real_baseline": True, "real_labels": labels[:260], "seed": 3, "noise_baseline": True}
+    # real_baseline: n = min(170, 260 // 2) = 130 of the 170 samples, in batches of 32 and a last of 2.
+    in_memory = evaluation.evaluate(sample_unit_images(generator, 170, seed=3, batch_size=32), real, classifier,
+                                    batch_size=32, **options)
+    streamed = evaluation.evaluate_generator(generator, 170, real, extract, batch_size=32, **options)
+    assert streamed == in_memory and streamed["n"] == 130
+    assert sorted(set(largest)) == [2, 32, 130]  # fakes and noise in batches; the real split whole
+
+
+def test_unit_image_batches_are_the_generated_images_in_pieces():
+    from gan_tf.models import build_generator
+    from gan_tf.sampling import generate_unit_images, sample_noise, unit_image_batches
+
+    generator = build_generator(8, width=4)
+    z = sample_noise(generator, 45, seed=1)
+    batches = list(unit_image_batches(generator, z, batch_size=20))
+    assert [len(batch) for batch in batches] == [20, 20, 5]
+    np.testing.assert_array_equal(np.concatenate(batches), generate_unit_images(generator, z, batch_size=20))
+    noise = list(evaluation._uniform_noise_batches(45, (4, 4, 1), seed=2, batch_size=20))
+    np.testing.assert_array_equal(np.concatenate(noise),
+                                  np.random.default_rng(2).uniform(0, 1, (45, 4, 4, 1)).astype(np.float32))
