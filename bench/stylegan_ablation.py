@@ -12,12 +12,14 @@ generator and the resampling change:
        4x4, pixel norm after every conv; nearest upsampling in G, box downsampling in D.
     B  A with `resample bilinear` in G and D. That is all "tuning" means here: the paper's B also
        retuned hyperparameters and trained longer, which a same-budget ablation leaves out.
-    C  the `stylegan` preset with `constant_input False, noise_inputs False, style_mixing 0`: a mapping
+    C  the `stylegan` preset with AdaIN, R1 1, `constant_input False, noise_inputs False, style_mixing 0`: a mapping
        network z -> w and AdaIN styles in every layer instead of pixel norm; w still enters through the
        dense 4x4 layer (the traditional input). Bilinear resampling, as B.
     D  C with `constant_input True`: the synthesis starts from a learned 4x4 constant.
     E  D with `noise_inputs True`: per-pixel noise with learned scales in every layer.
-    F  E with `style_mixing 0.9`: 90% of training draws mix two latents. This is the `stylegan` preset.
+    F  E with `style_mixing 0.9`: 90% of training draws mix two latents: the paper's StyleGAN. The
+       `stylegan` preset is F with StyleGAN2's weight demodulation instead of AdaIN and R1 0.1 (C-F keep
+       AdaIN and R1 1, the recipe of A and B).
 
 The presets' `growth_images` (4,000 images per fade-in and per stable phase over 25 epochs) is scaled
 to the budget, so every run reaches full resolution at the same share of its training (22%) as the
@@ -65,13 +67,19 @@ QUICK = {"epochs": 1, "n": 100, "digits": 256, "latent_dim": 8, "generator_width
          "mapping_layers": 2, "r1_weight": 0.0, "sample_grid": 2}
 
 
+# The paper's AdaIN and the recipe of A and B (R1 1): the stylegan preset itself now demodulates its
+# weights (StyleGAN2) with R1 0.1, which this table of the 2019 paper's ideas leaves out.
+PAPER_STYLES = {"style_modulation": "adain", "r1_weight": 1.0}
+
+
 def configurations(**common):
     """{"A".."F": TrainConfig}: the presets with the ablation's changes and `common` values on top."""
     from gan_tf.config import preset_config
 
     configs = {"A": preset_config("progan", resample="nearest", **common),
                "B": preset_config("progan", resample="bilinear", **common),
-               "C": preset_config("stylegan", constant_input=False, noise_inputs=False, style_mixing=0.0, **common)}
+               "C": preset_config("stylegan", constant_input=False, noise_inputs=False, style_mixing=0.0,
+                                  **PAPER_STYLES, **common)}
     configs["D"] = configs["C"].replace(constant_input=True)
     configs["E"] = configs["D"].replace(noise_inputs=True)
     configs["F"] = configs["E"].replace(style_mixing=0.9)

@@ -17,7 +17,7 @@ def _changed(first, second):
     return {name for name, value in vars(first).items() if getattr(second, name) != value}
 
 
-def test_each_configuration_adds_one_idea_and_f_is_the_stylegan_preset():
+def test_each_configuration_adds_one_idea_and_f_is_the_papers_stylegan():
     from stylegan_ablation import configurations
 
     from gan_tf.config import preset_config
@@ -25,7 +25,8 @@ def test_each_configuration_adds_one_idea_and_f_is_the_stylegan_preset():
     common = dict(epochs=3, seed=1, growth_images=100)
     configs = configurations(**common)
     assert configs["A"] == preset_config("progan", **common)  # the preset's own nearest resampling
-    assert configs["F"] == preset_config("stylegan", **common)
+    assert configs["F"] == preset_config("stylegan", style_modulation="adain", r1_weight=1.0, **common)
+    assert configs["C"].r1_weight == configs["A"].r1_weight  # the recipe of A and B
     assert _changed(configs["A"], configs["B"]) == {"resample"}
     assert _changed(configs["B"], configs["C"]) >= {"architecture", "preset"}
     assert _changed(configs["C"], configs["F"]) == {"constant_input", "noise_inputs", "style_mixing"}

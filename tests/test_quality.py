@@ -58,9 +58,7 @@ def test_every_preset_halves_its_initial_fd():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["progan", pytest.param("stylegan", marks=pytest.mark.xfail(
-    strict=True, reason="measured 2026-11-26: FD ratio 9.84 > 5 (confidence 0.933, smallest share 5.5%); "
-    "issue 12 stays open until the recipe passes"))])
+@pytest.mark.parametrize("preset", ["progan", "stylegan"])
 def test_progressive_presets_pass_the_digit_bar_with_their_default_budget(tmp_path, preset):
     """progan and stylegan at 32x32 (digits padded, judged on the centre 28x28), trained as the preset
     says: the digit bar on 1,000 samples (the README gives each one's time in reference minutes)."""
