@@ -16,7 +16,7 @@ import time
 import keras
 import numpy as np
 
-from gan_tf import checkpoints, classifier, runs
+from gan_tf import checkpoints, classifier, runs, throughput
 from gan_tf import images as pixels
 from gan_tf.errors import TrainingDiverged
 from gan_tf.metrics import frechet_distance
@@ -85,10 +85,11 @@ class RunHistory(keras.callbacks.Callback):
     so the file always matches the checkpoint it continues from.
     """
 
-    def __init__(self, run_dir, initial_epoch=0, images_per_epoch=None):
+    def __init__(self, run_dir, initial_epoch=0, images_per_epoch=None, flops_per_image=None, peak_flops=None):
         super().__init__()
         self.run_dir = run_dir
         self.images_per_epoch = images_per_epoch
+        self.flops_per_image, self.peak_flops = flops_per_image, peak_flops  # for the MFU (gan_tf.throughput)
         self.rows = [row for row in runs.read_history(run_dir) if int(row["epoch"]) <= initial_epoch]
         self.started = None
 
@@ -101,8 +102,10 @@ class RunHistory(keras.callbacks.Callback):
                "seconds": round(seconds, 3)}
         if self.images_per_epoch:
             row["images_per_second"] = round(self.images_per_epoch / max(seconds, 1e-9), 1)
+            if self.flops_per_image and self.peak_flops:
+                row["mfu"] = round(throughput.mfu(row["images_per_second"], self.flops_per_image, self.peak_flops), 4)
             if logs is not None:  # for the callbacks after this one (TensorBoardLog)
-                logs["images_per_second"] = row["images_per_second"]
+                logs.update({name: row[name] for name in ("images_per_second", "mfu") if name in row})
         self.rows.append(row)
         runs.write_history(self.run_dir, self.rows)
         plot_history(self.rows, os.path.join(self.run_dir, runs.LOSS_PLOT_FILE))
@@ -235,10 +238,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 class ProgressBar(keras.callbacks.Callback):
-    """A tqdm bar per epoch with the running losses and images per second."""
+    """A tqdm bar per epoch with the running losses, images per second and MFU (when FLOPs and peak are
+    given)."""
 
-    def __init__(self, steps_per_epoch, batch_size, epochs, stream=None):
+    def __init__(self, steps_per_epoch, batch_size, epochs, stream=None, flops_per_image=None, peak_flops=None):
         super().__init__()
+        self.flops_per_image, self.peak_flops = flops_per_image, peak_flops
         self.steps_per_epoch = steps_per_epoch
         self.batch_size = batch_size
         self.epochs = epochs
@@ -258,7 +263,10 @@ class ProgressBar(keras.callbacks.Callback):
         if batch % 5 == 0 or batch + 1 == self.steps_per_epoch:
             rate = (batch + 1) * self.batch_size / max(time.time() - self.started, 1e-9)
             losses = {name: f"{float(logs[name]):.3f}" for name in ("d_loss", "g_loss") if name in logs}
-            self.bar.set_postfix(**losses, img_s=f"{rate:.0f}", refresh=False)
+            usage = {}
+            if self.flops_per_image and self.peak_flops:
+                usage["mfu"] = f"{throughput.mfu(rate, self.flops_per_image, self.peak_flops):.0%}"
+            self.bar.set_postfix(**losses, img_s=f"{rate:.0f}", **usage, refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         self.bar.close()

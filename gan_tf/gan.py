@@ -130,8 +130,17 @@ class GAN(keras.Model):
             penalty += regularization.gradient_penalty_weight * regularizers.gradient_penalty(
                 critic, real_images, fake_images, epsilon)
         if regularization.r1_weight:
-            penalty += regularization.r1_weight * regularizers.r1_penalty(critic, real_images)
+            penalty += self._r1(critic, real_images)
         return penalty
+
+    def _r1(self, critic, real_images):
+        weight, interval = self.regularization.r1_weight, self.regularization.r1_interval
+        if interval == 1:
+            return weight * regularizers.r1_penalty(critic, real_images)
+        # Lazy R1: only the taken branch of the cond runs, forwards and backwards (traced once either way).
+        due = ops.equal(self.g_optimizer.iterations % interval, 0)
+        return tf.cond(due, lambda: weight * interval * regularizers.r1_penalty(critic, real_images),
+                       lambda: tf.zeros(ops.shape(real_images)[:1]))
 
     def _global_mean(self, per_example_loss):
         # Sum over the global batch, so gradients summed across replicas equal the single-device ones.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import keras
 
 from gan_tf import callbacks as run_callbacks
-from gan_tf import checkpoints, data, distribute, runs
+from gan_tf import checkpoints, data, distribute, runs, throughput
 from gan_tf.combined import CombinedGAN
 from gan_tf.config import TrainConfig, TranslationConfig
 from gan_tf.errors import UserError
@@ -90,7 +90,7 @@ def build_trainer(config, image_size, channels, num_classes=0):
         trainer = GAN(generator, discriminator, loss=config.loss, d_steps=config.d_steps,
                       label_smoothing=config.label_smoothing, ema_decay=config.ema_decay,
                       regularization=Regularization(config.gradient_penalty_weight, config.r1_weight,
-                                                    config.clip_value),
+                                                    config.clip_value, config.r1_interval),
                       info_weight=config.info_weight, seed=config.seed, style_mixing=config.style_mixing)
     trainer.compile(g_optimizer, d_optimizer, jit_compile=distribute.resolve_xla(config.xla))
     return trainer
@@ -154,9 +154,15 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
             print(f"resuming {run_dir} after epoch {initial_epoch} ({os.path.basename(path)})")
     runs.write_config(write_dir, config)
 
+    # Model FLOPs per image and this machine's peak (about a second), for the MFU of every epoch.
+    flops_per_image = throughput.training_step_flops(trainer.generator, trainer.discriminator, config.d_steps)
+    # The images/s measured are the global batch's: the peak is every replica's.
+    peak_flops = (strategy.num_replicas_in_sync
+                  * throughput.process_peak_flops(throughput.peak_dtype(config.precision)))
     callbacks = [
         run_callbacks.StopOnNonFiniteLoss(),
-        run_callbacks.RunHistory(write_dir, initial_epoch, steps_per_epoch * config.batch_size),
+        run_callbacks.RunHistory(write_dir, initial_epoch, steps_per_epoch * config.batch_size,
+                                 flops_per_image=flops_per_image, peak_flops=peak_flops),
         run_callbacks.SampleGrid.for_conditioning(write_dir, trainer.conditioning, config.sample_grid, config.seed),
         run_callbacks.EpochCheckpoint(write_dir),
         *extra_callbacks,
@@ -174,10 +180,13 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
         print("note: --precision mixed_float16 is for GPUs; TensorFlow's float16 CPU kernels are about "
               "100x slower than float32 without --xla on")
     if verbose:
-        callbacks.insert(0, run_callbacks.ProgressBar(steps_per_epoch, config.batch_size, config.epochs))
+        callbacks.insert(0, run_callbacks.ProgressBar(steps_per_epoch, config.batch_size, config.epochs,
+                                                      flops_per_image=flops_per_image, peak_flops=peak_flops))
         print(f"training {config.style} GAN on {image_set.name}: {len(image_set.images)} images of "
               f"{image_size}x{image_size}x{channels}, {config.epochs} epochs of {steps_per_epoch} steps "
               f"-> {run_dir}")
+        print(f"a training step: {flops_per_image / 1e6:.0f} MFLOP per image (gan_tf.throughput); this "
+              f"machine's matmul peak {peak_flops / 1e9:.0f} GFLOP/s ({throughput.peak_dtype(config.precision)})")
     if initial_epoch < config.epochs:
         # Epochs initial_epoch.. in the order an uninterrupted run has (gan_tf.data.to_dataset).
         dataset = data.to_dataset(image_set, config.batch_size, seed=config.seed, with_labels=config.conditional,

@@ -17,6 +17,45 @@ tf.config.set_logical_device_configuration(
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class FaultTally:
+    """What the fault tests did, summed over the session and printed as one line at the end: a test
+    counts a kill it survived, a hostile input it tried, and every finished file it found lost or
+    unreadable (which must stay 0: the test also fails)."""
+
+    def __init__(self):
+        self.kills_survived = 0
+        self.bad_inputs = 0
+        self.files_lost = 0
+
+    def kill_survived(self, count=1):
+        self.kills_survived += count
+
+    def bad_input(self, count=1):
+        self.bad_inputs += count
+
+    def file_lost(self, count=1):
+        self.files_lost += count
+
+    def summary(self):
+        return (f"faults: {self.kills_survived} kills survived, {self.bad_inputs} bad inputs tried, "
+                f"{self.files_lost} files lost")
+
+
+_FAULT_TALLY = FaultTally()
+
+
+@pytest.fixture
+def fault_tally():
+    return _FAULT_TALLY
+
+
+def pytest_terminal_summary(terminalreporter):
+    ran = any(report.keywords.get("faults") for reports in terminalreporter.stats.values()
+              for report in reports if hasattr(report, "keywords"))
+    if ran:
+        terminalreporter.write_line(_FAULT_TALLY.summary())
+
+
 @pytest.fixture(scope="session")
 def digits_npz(tmp_path_factory):
     """128 real digits (uint8, with labels) from mnist-5k, as an .npz a test can train on in seconds."""

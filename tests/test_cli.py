@@ -104,7 +104,7 @@ def test_train_then_sample_to_png_folder_and_npz(tmp_path, digits_npz):
                      "--latent-dim", "8", "--generator-width", "4", "--discriminator-width", "4",
                      "--output-dir", str(tmp_path / "runs"), "--run-name", "cli")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "epoch 1/1" in result.stderr and "img_s=" in result.stderr  # the progress bar
+    assert "epoch 1/1" in result.stderr and "img_s=" in result.stderr and "mfu=" in result.stderr  # the progress bar
     model = str(tmp_path / "runs" / "cli" / "generator.keras")
     for out in ("grid.png", "pictures", "samples.npz"):
         sampled = run_cli("sample", "--model", model, "--n", "10", "--seed", "3", "--out", str(tmp_path / out))

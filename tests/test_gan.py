@@ -87,6 +87,37 @@ def test_r1_through_train_step_matches_the_closed_form_for_a_linear_critic():
     np.testing.assert_allclose(d_loss, 3.0 * 0.5 * np.sum(weights ** 2), rtol=1e-4)
 
 
+def test_lazy_r1_applies_interval_times_the_penalty_every_interval_steps():
+    weights = np.random.default_rng(1).normal(size=784) * 0.1
+    keras.utils.set_random_seed(0)
+    gan = GAN(build_generator(8, width=4), _linear_critic(weights), seed=0, loss=_zero_loss(),
+              regularization=Regularization(r1_weight=3.0, r1_interval=4))
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0))
+    losses = []
+    for _ in range(8):
+        gan.d_loss_tracker.reset_state()  # the step reports the running mean since the last reset
+        losses.append(float(gan.train_step(tf.constant(_images(4)))["d_loss"]))
+    full = 3.0 * 0.5 * np.sum(weights ** 2)
+    np.testing.assert_allclose(losses, [4 * full, 0, 0, 0, 4 * full, 0, 0, 0], rtol=1e-4, atol=1e-9)
+
+
+def test_lazy_r1_gradients_reach_d_inside_the_compiled_step():
+    # Only R1 moves D: its gradient gamma * interval * w shrinks w by (1 - lr gamma interval) on due steps.
+    weights = np.random.default_rng(2).normal(size=784) * 0.1
+    keras.utils.set_random_seed(0)
+    gan = GAN(build_generator(8, width=4), _linear_critic(weights), seed=0, loss=_zero_loss(),
+              regularization=Regularization(r1_weight=3.0, r1_interval=2))
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.01))
+    gan.fit(_images(16), batch_size=4, epochs=1, verbose=0, shuffle=False)  # steps 0 and 2 are due
+    kernel = np.asarray(gan.discriminator.get_layer("score").kernel).ravel()
+    np.testing.assert_allclose(kernel, weights * (1 - 0.01 * 3.0 * 2) ** 2, rtol=1e-5)
+
+
+def test_r1_interval_must_be_a_positive_integer():
+    with pytest.raises(UserError, match="--r1-interval"):
+        Regularization(r1_weight=1.0, r1_interval=0)
+
+
 def test_r1_is_measured_at_the_real_images():
     """D(x) = a/2 ||x||^2 has gradient a x, so R1 = gamma a^2 ||x||^2 / 2 at each real image x (not at
     the fakes, nor anywhere else)."""

@@ -31,7 +31,8 @@ def test_a_run_writes_every_artifact(tmp_path, digits_npz, style):
     with open(os.path.join(result.run_dir, "history.csv")) as file:
         rows = list(csv.DictReader(file))
     assert [row["epoch"] for row in rows] == ["1", "2"]
-    assert {"d_loss", "g_loss", "real_score", "fake_score", "images_per_second"} <= set(rows[0])
+    assert {"d_loss", "g_loss", "real_score", "fake_score", "images_per_second", "mfu"} <= set(rows[0])
+    assert all(0 < float(row["mfu"]) < 2 for row in rows)  # a fraction of the peak (noise can pass 1)
     generator = load_generator(result.generator_path)
     assert generator.inputs[0].name == "z"
     assert generator(np.zeros((2, 8), np.float32)).shape == (2, 28, 28, 1)
