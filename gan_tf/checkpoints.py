@@ -21,12 +21,23 @@ augmentations than an uninterrupted one would; the noise of G is stateless and d
 Written to a hidden temporary name, fsynced and renamed (`gan_tf.runs.atomic_path`): a run killed at
 any moment leaves either the previous checkpoint or the new one, never half of one. Works for both
 training styles, which expose the same attributes.
+
+A rename protects against a kill, not against the disk: a file can still be truncated, zeroed or
+changed afterwards (a copy cut short, a disk that failed, a file edited by hand). So each checkpoint
+gets a manifest beside it, `epoch-NNNN.npz.sha256` (`sha256sum -c` reads it), written just before the
+checkpoint is renamed into place; a checkpoint is usable only with a manifest that matches. `latest`
+skips an unusable newest checkpoint for the one before it with one warning line (so two are always
+kept) and fails with one line when none is usable. Checkpoints of gan-tf versions without manifests
+(format 2) are checked by reading every array instead (the zip's CRC-32s).
 """
 
 import glob
+import hashlib
 import json
 import os
 import re
+import warnings
+import zipfile
 
 import numpy as np
 from keras import ops
@@ -34,7 +45,9 @@ from keras import ops
 from gan_tf import runs
 from gan_tf.errors import UserError
 
-FORMAT = "gan-tf checkpoint 2 (variables by name)"
+FORMAT = "gan-tf checkpoint 3 (variables by name, sha256 manifest)"
+UNSEALED_FORMAT = "gan-tf checkpoint 2 (variables by name)"  # the same, written before manifests existed
+MANIFEST_SUFFIX = ".sha256"
 _PATTERN = re.compile(r"epoch-(\d+)\.npz$")
 
 
@@ -85,28 +98,124 @@ def _by_name(variables, group, owner_prefix=False):
 
 
 def save(trainer, run_dir, epoch, state=None, keep=2):
-    """Write checkpoints/epoch-NNNN.npz for a finished `epoch` (1-based); keep the newest `keep`."""
+    """Write checkpoints/epoch-NNNN.npz for a finished `epoch` (1-based) and its manifest; keep the
+    newest `keep` (at least two, so a newest one found corrupt has a previous one to fall back to).
+
+    If either write fails (a full disk: `gan_tf.runs.DiskFull`), nothing of this epoch is left behind
+    and no older checkpoint has been removed.
+    """
     arrays = {f"{group}/{name}": ops.convert_to_numpy(variable)
               for group, variables in variable_groups(trainer).items() for name, variable in variables.items()}
     arrays["format"] = np.array(FORMAT)
     arrays["state"] = np.array(json.dumps(dict(state or {}, epoch=epoch)))
     path = os.path.join(run_dir, runs.CHECKPOINT_DIR, f"epoch-{epoch:04d}.npz")
-    with runs.atomic_path(path, sync=True) as temporary, open(temporary, "wb") as file:
-        np.savez(file, **arrays)
-    for old in list_checkpoints(run_dir)[:-keep]:
-        os.remove(old)
+    _discard(path)  # an earlier, unusable epoch-NNNN (a resume fell back past it): never pair it with a new half
+    try:
+        with runs.atomic_path(path, sync=True) as temporary:
+            with open(temporary, "wb") as file:
+                np.savez(file, **arrays)
+            # The manifest first, the checkpoint renamed into place after it: a checkpoint never lacks one.
+            with runs.atomic_path(path + MANIFEST_SUFFIX, sync=True) as manifest, open(manifest, "w") as file:
+                file.write(f"{_sha256(temporary)}  {os.path.basename(path)}\n")
+    except BaseException:
+        _discard(path)
+        raise
+    for old in list_checkpoints(run_dir)[:-max(keep, 2)]:
+        _discard(old)
     return path
 
 
+def _discard(path):
+    """Remove a checkpoint and then its manifest, whichever exist."""
+    for name in (path, path + MANIFEST_SUFFIX):
+        try:
+            os.remove(name)
+        except FileNotFoundError:
+            pass
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def list_checkpoints(run_dir):
-    """Finished checkpoints, oldest first (temporary files of an interrupted write are hidden)."""
+    """Checkpoint files, oldest first (temporary files of an interrupted write are hidden); see `latest`
+    for the newest one that is usable."""
     paths = glob.glob(os.path.join(run_dir, runs.CHECKPOINT_DIR, "epoch-*.npz"))
     return sorted(path for path in paths if _PATTERN.search(path))
 
 
+def problem(path):
+    """Why the checkpoint at `path` cannot be restored (a short phrase), or None when it is usable.
+
+    With a manifest: the file's sha256 must match it. Without one: a format-3 checkpoint has lost it
+    (the manifest is written first), so it cannot be trusted; an older one must read back whole.
+    """
+    manifest = path + MANIFEST_SUFFIX
+    if not os.path.exists(path):
+        return "is missing (only its manifest is left: its write was cut off, or it was deleted)"
+    if os.path.getsize(path) == 0:
+        return "is empty (0 bytes)"
+    if os.path.exists(manifest):
+        with open(manifest, errors="replace") as file:
+            expected = file.read().split(" ", 1)[0].strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", expected):
+            return f"has an unreadable manifest ({os.path.basename(manifest)})"
+        if _sha256(path) != expected:
+            return "does not match its sha256 manifest (truncated or changed on disk)"
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # reads every member and checks its CRC-32
+            if damaged is not None:
+                return f"cannot be read ({damaged} fails its CRC check)"
+        with np.load(path, allow_pickle=False) as archive:
+            written = str(archive["format"]) if "format" in archive.files else None
+    except Exception as error:  # zipfile, zlib and numpy each have their own ways to fail on a bad file
+        return f"cannot be read ({type(error).__name__}: {error})".replace("\n", " ")
+    if written == FORMAT:
+        return f"has lost its manifest ({os.path.basename(manifest)}), so it cannot be checked"
+    return None  # an older gan-tf's checkpoint, whole; `restore` judges its format
+
+
 def latest(run_dir):
-    paths = list_checkpoints(run_dir)
-    return paths[-1] if paths else None
+    """The newest usable checkpoint of a run (see `problem`), or None when it has none at all.
+
+    Skipping an unusable one takes one warning line naming it and the one used instead; when none is
+    usable, a `UserError`.
+    """
+    folder = os.path.join(run_dir, runs.CHECKPOINT_DIR)
+    manifests = glob.glob(os.path.join(folder, f"epoch-*.npz{MANIFEST_SUFFIX}"))
+    candidates = sorted(set(list_checkpoints(run_dir)) | {
+        path[:-len(MANIFEST_SUFFIX)] for path in manifests if _PATTERN.search(path[:-len(MANIFEST_SUFFIX)])})
+    skipped = []
+    for path in reversed(candidates):
+        reason = problem(path)
+        if reason is None:
+            if skipped:
+                _warn(f"{_describe(skipped)}; using {os.path.basename(path)} instead", folder)
+            return path
+        skipped.append((path, reason))
+    if skipped:
+        raise UserError(f"no usable checkpoint in {folder}: {_describe(skipped)}; start a fresh run (without "
+                        "--resume, or under another --run-name)")
+    return None
+
+
+def _describe(skipped):
+    (first, reason), others = skipped[0], skipped[1:]
+    return f"checkpoint {first} {reason}" + "".join(
+        f", and {os.path.basename(path)} {why}" for path, why in others)
+
+
+def _warn(message, folder):
+    """A warning shown as one line: attributed to the checkpoint folder, which has no source line to
+    print under it (a plain `warnings.warn` adds the calling line of code)."""
+    warnings.warn_explicit(message, UserWarning, filename=folder, lineno=0)
 
 
 def restore(trainer, path):
@@ -117,7 +226,7 @@ def restore(trainer, path):
     """
     groups = variable_groups(trainer)
     with np.load(path, allow_pickle=False) as archive:
-        if "format" not in archive or str(archive["format"]) != FORMAT:
+        if "format" not in archive or str(archive["format"]) not in (FORMAT, UNSEALED_FORMAT):
             raise UserError(f"{path} was written by an older gan-tf that stored variables by position; "
                             "it cannot be restored safely: start a new run (or use that gan-tf version)")
         expected = {f"{group}/{name}": variable for group, variables in groups.items()

@@ -78,12 +78,15 @@ def train_classifier(image_set, epochs=20, batch_size=64, seed=0, output_dir=Non
 
 
 def load_classifier(dataset="mnist-5k", directory=None):
-    """The shipped classifier for `dataset` (saved_models/classifiers/<dataset>/classifier.keras)."""
+    """The shipped classifier for `dataset` (saved_models/classifiers/<dataset>/classifier.keras), loaded
+    in Keras' safe mode (gan-tf writes it; it never needs --unsafe)."""
+    if directory is None:
+        runs.check_folder_name(dataset, "--classifier-dataset", f"one of the folders in {CLASSIFIERS_DIR}")
     path = os.path.join(directory or os.path.join(CLASSIFIERS_DIR, dataset), "classifier.keras")
     if not os.path.exists(path):
         raise UserError(f"no classifier at {path}; train one with "
                                 f"`gan-tf train-classifier --dataset {dataset}`")
-    return keras.models.load_model(path)
+    return runs.load_keras_model(path, compile=True)
 
 
 def features_and_probabilities(classifier, unit_images, batch_size=500):

@@ -103,6 +103,12 @@ def config_from_args(args):
     return runs.saved_config(run_dir).replace(**given)
 
 
+def _add_unsafe_flag(parser):
+    parser.add_argument("--unsafe", action="store_true",
+                        help="load a .keras file even if it holds Python code (a Lambda layer) that runs when "
+                        "it loads; only for files whose source you trust (default: off, Keras' safe mode)")
+
+
 def build_parser():
     parser = _OneLineParser(prog="gan-tf", description="Train, sample and inspect GANs (Keras 3 / TF).")
     commands = parser.add_subparsers(dest="command", parser_class=_OneLineParser)
@@ -124,6 +130,7 @@ def build_parser():
                              help=f"a grid .png (inputs above outputs), an .npz of images in [0, 1], or a "
                              f"folder for one PNG per image (default: {verb}d.png)")
         command.add_argument("--n", type=int, default=None, help="only the first N images (default: all)")
+        _add_unsafe_flag(command)
 
     sample = commands.add_parser("sample", help="draw images from a trained generator")
     sample.add_argument("--model", required=True,
@@ -139,6 +146,7 @@ def build_parser():
                         "0.5-0.8 trades variety for cleaner images (default: 1, none)")
     sample.add_argument("--out", default="samples.png",
                         help="a grid .png, an .npz of images in [0, 1], or a folder for PNGs")
+    _add_unsafe_flag(sample)
 
     mix = commands.add_parser("style-mix", help="StyleGAN's style-mixing grid: coarse, middle and fine "
                               "styles of row seeds copied into column seeds' images")
@@ -150,6 +158,7 @@ def build_parser():
     mix.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                      help="truncation of every latent (default: 1, none)")
     mix.add_argument("--out", default="style_mixing.png", help="the grid .png (default: style_mixing.png)")
+    _add_unsafe_flag(mix)
 
     classifier = commands.add_parser("train-classifier",
                                       help="train the digit classifier used to judge samples")
@@ -165,6 +174,7 @@ def build_parser():
     export.add_argument("--name", default=None, help="model name (default: the run's folder name)")
     export.add_argument("--version", type=int, default=None, help="version number (default: the next free one)")
     export.add_argument("--base-dir", default="saved_models", help="where models live (default: saved_models)")
+    _add_unsafe_flag(export)
 
     interpolate = commands.add_parser("interpolate", help="walk the latent space between seeds")
     interpolate.add_argument("--model", required=True, help="a generator .keras file or a SavedModel")
@@ -176,6 +186,7 @@ def build_parser():
     interpolate.add_argument("--out", default="interpolation.png",
                              help="the strip PNG; a GIF and a <name>_frames/ folder of frames are written "
                              "beside it (default: interpolation.png)")
+    _add_unsafe_flag(interpolate)
 
     client = commands.add_parser("serve-client", help="call a TensorFlow Serving server that serves a generator")
     client.add_argument("--url", default="http://localhost:8501", help="REST address (default: http://localhost:8501)")
@@ -191,7 +202,10 @@ def build_parser():
                         help="style-based models (their `sample` signature needs it): psi, 1 for none")
     client.add_argument("--out", default="served.png", help="a grid .png, an .npz or a folder of PNGs")
     client.add_argument("--status", action="store_true", help="print the model's status and metadata (REST) and stop")
-    client.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for an answer (default: 30)")
+    client.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds one request may take in all, however slowly the server answers (default: 30)")
+    client.add_argument("--max-answer-mb", type=float, default=256.0, metavar="MB",
+                        help="refuse a larger answer before decoding it (default: 256; 4096 28x28 images are ~70)")
 
     evaluate = commands.add_parser("evaluate", help="measure a generator: FD, KID, IS, precision/recall, "
                                    "density/coverage, mode coverage")
@@ -209,6 +223,7 @@ def build_parser():
                           help="also score uniform noise images: the worst")
     evaluate.add_argument("--seed", type=seed_type, default=0, help="seed of the noise and the split (default: 0)")
     evaluate.add_argument("--out", default=None, help="write the report as JSON here")
+    _add_unsafe_flag(evaluate)
     return parser
 
 
@@ -218,7 +233,7 @@ def _evaluate(args):
     from gan_tf.conditioning import Conditioning
     from gan_tf.sampling import image_shape_of, load_generator
 
-    generator = load_generator(args.model)
+    generator = load_generator(args.model, args.unsafe)
     height, _, channels = image_shape_of(generator)
     real = data.load(args.dataset, height, channels)
     real_unit = pixels.model_to_unit(pixels.bytes_to_model(real.images))
@@ -251,7 +266,7 @@ def _export(args):
     if args.run:
         run_dir = os.path.normpath(args.run)
         config = runs.saved_config(run_dir)
-        generator = runs.load_generator(os.path.join(run_dir, runs.GENERATOR_FILE))
+        generator = runs.load_generator(os.path.join(run_dir, runs.GENERATOR_FILE), args.unsafe)
         history = runs.read_history(run_dir)
         metadata.update(training_command=config.command_line(),
                         training_config=json.loads(config.to_json()),
@@ -262,7 +277,7 @@ def _export(args):
                                      if value not in ("", None)})
         name = args.name or os.path.basename(run_dir)
     else:
-        generator, name = runs.load_generator(args.model), args.name or "generator"
+        generator, name = runs.load_generator(args.model, args.unsafe), args.name or "generator"
     path = export_generator(generator, name, args.base_dir, args.version, metadata)
     if is_translator(generator):
         print(f"exported {path} (serving_default: images in [0, 1] -> images; translate_png: "
@@ -279,7 +294,7 @@ def _interpolate(args):
     from gan_tf import latent
     from gan_tf.sampling import generate_unit_images, latent_dim_of, load_generator
 
-    generator = load_generator(args.model)
+    generator = load_generator(args.model, args.unsafe)
     points = latent.seeded_points(args.seeds, latent_dim_of(generator))
     walk = latent.path(points, args.steps, args.method)
     frames = generate_unit_images(generator, walk)
@@ -301,14 +316,15 @@ def _serve_client(args):
     from gan_tf import serving
     from gan_tf.sampling import write_samples
 
+    limits = dict(timeout=args.timeout, max_bytes=args.max_answer_mb * 2**20)
     if args.status:
-        client = serving.RestClient(args.url, args.model, args.version, args.timeout)
+        client = serving.RestClient(args.url, args.model, args.version, **limits)
         print(json.dumps({"status": client.status(), "metadata": client.metadata()}, indent=2))
         return
     if args.grpc:
-        client = serving.GrpcClient(args.grpc, args.model, args.version, args.timeout)
+        client = serving.GrpcClient(args.grpc, args.model, args.version, **limits)
     else:
-        client = serving.RestClient(args.url, args.model, args.version, args.timeout)
+        client = serving.RestClient(args.url, args.model, args.version, **limits)
     images, png_bytes = client.sample(args.n, args.seed, args.label, args.truncation)
     out = write_samples(images, args.out)
     average = sum(map(len, png_bytes)) // max(len(png_bytes), 1)
@@ -338,7 +354,7 @@ def _translate(args):
     from gan_tf import data, translate
     from gan_tf import images as pixels
 
-    generator = translate.load_translator(args.model, upscaler=args.command == "upscale")
+    generator = translate.load_translator(args.model, upscaler=args.command == "upscale", unsafe=args.unsafe)
     side, _, channels = translate.shapes_of(generator)[0]
     image_set = data.load_inputs(args.input, side, channels)
     if args.n is not None and args.n < 1:
@@ -354,7 +370,7 @@ def _translate(args):
 def _sample(args):
     from gan_tf.sampling import load_generator, sample_unit_images, write_samples
 
-    generator = load_generator(args.model)
+    generator = load_generator(args.model, args.unsafe)
     unit_images = sample_unit_images(generator, args.n, args.seed, labels=args.label, truncation=args.truncation)
     out = write_samples(unit_images, args.out)
     which = f" of class {args.label}" if args.label is not None else ""
@@ -366,7 +382,7 @@ def _style_mix(args):
     from gan_tf import images as pixels
     from gan_tf import mixing, runs
 
-    generator = runs.load_generator(args.model)
+    generator = runs.load_generator(args.model, args.unsafe)
     grid, ranges = mixing.mixing_grid(generator, args.row_seeds, args.column_seeds, args.truncation)
     pixels.save_png(grid, args.out, scale=2)
     rows = len(args.row_seeds)

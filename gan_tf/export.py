@@ -139,8 +139,9 @@ def export_generator(generator, model_name, base_dir="saved_models", version=Non
         metadata: JSON-able dict stored as assets.extra/config.json (the training config, steps,
             metrics...); latent dim, image shape and the project version are added.
     """
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", model_name):
-        raise UserError(f"model name {model_name!r} must be letters, digits, '_', '.', '-' (a folder name)")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model_name or ""):  # one folder inside base_dir
+        raise UserError(f"--name {model_name!r} must be one plain folder name of letters, digits, '_', '.', '-' "
+                        "starting with a letter or digit (no '/', '..' or absolute path); --base-dir picks the parent")
     model_dir = os.path.join(base_dir, model_name)
     existing = versions(model_dir)
     if version is None:

@@ -12,13 +12,17 @@
 
 Every file a run (or an export, a sample, a report) writes goes through `atomic_path`: written under a
 hidden temporary name in the same folder and renamed into place, which is atomic on POSIX, so a
-process killed at any moment leaves the old file or the new one, never half of one.
+process killed at any moment leaves the old file or the new one, never half of one. A write that runs
+out of disk space fails the same way, leaving the old file, and raises `DiskFull`: one line naming
+the file.
 """
 
 import contextlib
 import csv
+import errno
 import json
 import os
+import re
 import shutil
 
 from gan_tf.config import TrainConfig, TranslationConfig
@@ -37,6 +41,25 @@ CHECKPOINT_DIR = "checkpoints"
 LOCK_FILE = ".lock"  # held (flock) by the process writing the run; holds its pid
 
 
+class DiskFull(UserError):
+    """No space left on the device (or over quota) while writing `path`; the file is as it was before."""
+
+    def __init__(self, path, then="run the command again"):
+        super().__init__(f"no space left on device while writing {path}; free space on that disk and {then}")
+        self.path = path
+
+
+def _is_disk_full(error):
+    """ENOSPC or EDQUOT anywhere in an exception's chain: writers such as Keras' or PIL's may wrap it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 @contextlib.contextmanager
 def hold_run_dir(run_dir, create=False):
     """One writer per run folder: create it (`create`), then hold an exclusive lock on its .lock file
@@ -44,7 +67,7 @@ def hold_run_dir(run_dir, create=False):
 
     An flock belongs to the open file, so the operating system drops it when its process ends in any
     way, SIGKILL included: a crashed run never leaves its folder locked. (Without fcntl, on Windows,
-    the folder is not locked.)
+    the folder is not locked.) A `DiskFull` while it is held says to resume the run with --resume.
     """
     if create:
         try:
@@ -55,7 +78,8 @@ def hold_run_dir(run_dir, create=False):
     try:
         import fcntl
     except ImportError:
-        yield
+        with _resume_when_disk_full():
+            yield
         return
     with open(os.path.join(run_dir, LOCK_FILE), "a+") as handle:
         try:
@@ -70,7 +94,16 @@ def hold_run_dir(run_dir, create=False):
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
-        yield  # closing the file releases the lock
+        with _resume_when_disk_full():
+            yield  # closing the file releases the lock
+
+
+@contextlib.contextmanager
+def _resume_when_disk_full():
+    try:
+        yield
+    except DiskFull as error:
+        raise DiskFull(error.path, then="resume with --resume") from None
 
 
 @contextlib.contextmanager
@@ -81,6 +114,7 @@ def atomic_path(path, sync=False):
     the format from the extension (PIL, Keras' `.keras`, numpy's `.npz`) work unchanged, and globs
     such as `epoch-*.npz` never see a half-written file. A folder is renamed too, but never over an
     existing one (TF Serving must never see a half-written version). `sync` fsyncs a file first.
+    Running out of space anywhere in this (writing, fsync, rename) raises `DiskFull`.
     """
     folder, name = os.path.split(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -95,6 +129,10 @@ def atomic_path(path, sync=False):
                 with open(temporary, "rb") as file:
                     os.fsync(file.fileno())
             os.replace(temporary, path)
+    except Exception as error:
+        if _is_disk_full(error) and not isinstance(error, UserError):  # a nested write's DiskFull names its file
+            raise DiskFull(path) from None
+        raise
     finally:
         if os.path.isdir(temporary):
             shutil.rmtree(temporary, ignore_errors=True)
@@ -122,8 +160,20 @@ def save_model(model, path):
 
 # Run folders -------------------------------------------------------------------------------------
 
+def check_folder_name(name, flag="--run-name", parent="the parent folder with --output-dir"):
+    """`name` if it is one plain folder name, else a UserError: a user-given name becomes a path
+    component, and `../x`, `/tmp/x` or `a/b` would put the folder outside its parent."""
+    if (not name or name in (".", "..") or os.path.isabs(name) or any(sep in name for sep in "/\\")
+            or "\0" in name):
+        raise UserError(f"{flag} {name!r} must be a plain folder name (no '/', '..' or absolute path); "
+                        f"choose {parent}")
+    return name
+
+
 def resolve_run_dir(config):
     """The run folder: a new numbered one for a fresh run, the existing one for --resume."""
+    if config.run_name is not None:
+        check_folder_name(config.run_name)
     base = config.run_name or _default_run_name(config)
     if config.resume:
         if config.run_name:
@@ -214,10 +264,37 @@ def write_history(run_dir, rows):
 
 # Artifacts ---------------------------------------------------------------------------------------
 
-def load_generator(path):
-    """A generator saved by a run: a `.keras` file, or a run folder (its generator.keras)."""
+def load_keras_model(path, unsafe=False, compile=False):
+    """`keras.models.load_model` in Keras' safe mode unless `unsafe`.
+
+    A `Lambda` layer (or any other Python code serialized into the file) runs when the model is
+    loaded, so safe mode refuses it; gan-tf's own layers are registered classes and load in safe
+    mode. `safe_mode=` is passed per call: `keras.config.enable_unsafe_deserialization()` would
+    switch it off for the whole process.
+    """
     import keras
 
+    import gan_tf.models  # noqa: F401 (registers gan-tf's own layers, which progan/stylegan models use)
+
+    try:
+        return keras.models.load_model(path, compile=compile, safe_mode=not unsafe)
+    except (ValueError, TypeError) as error:  # Keras wraps the refusal of a nested layer in a TypeError
+        message = str(error)
+        unknown = re.search(r"Could not locate (class|function) '([^']*)'", message)
+        if unknown:  # code from outside Keras and gan-tf, e.g. a Lambda of `os.system`: never loaded
+            raise UserError(f"{path} uses the {unknown[1]} {unknown[2]!r}, which neither Keras nor gan-tf defines; "
+                            "load it in Python after importing the code that registers it "
+                            "(keras.saving.register_keras_serializable)") from None
+        if unsafe or "safe_mode=False" not in message:
+            raise
+        what = ("a Lambda layer" if "`Lambda` layer" in message else
+                "a TFSMLayer (an external SavedModel)" if "TFSMLayer" in message else "a Python lambda")
+        raise UserError(f"{path} contains {what}, which runs arbitrary Python code when loaded; load it only "
+                        "if you trust its source, with --unsafe") from None
+
+
+def load_generator(path, unsafe=False):
+    """A generator saved by a run: a `.keras` file, or a run folder (its generator.keras)."""
     if os.path.isdir(path) and os.path.isfile(os.path.join(path, GENERATOR_FILE)):
         path = os.path.join(path, GENERATOR_FILE)
     if not os.path.exists(path):
@@ -228,6 +305,4 @@ def load_generator(path):
 
     if not zipfile.is_zipfile(path):  # a .keras file is a zip archive; anything else is not one
         raise UserError(f"{path} is not a Keras model file (not a .keras archive); pass runs/<name>/{GENERATOR_FILE}")
-    import gan_tf.models  # noqa: F401 (registers gan-tf's own layers, which progan/stylegan models use)
-
-    return keras.models.load_model(path, compile=False)
+    return load_keras_model(path, unsafe)

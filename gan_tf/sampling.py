@@ -36,11 +36,14 @@ class SavedModelGenerator:
         return np.asarray(self.function(**{name: inputs[name] for name in self.conditioning.serving_names})["images"])
 
 
-def load_generator(path):
-    """A `.keras` generator file, a run folder, or a SavedModel folder (saved_models/NAME[/VERSION])."""
+def load_generator(path, unsafe=False):
+    """A `.keras` generator file, a run folder, or a SavedModel folder (saved_models/NAME[/VERSION]).
+
+    `unsafe`: let a `.keras` file run the Python code it holds (a `Lambda` layer) when it loads.
+    """
     if os.path.isdir(path) and not os.path.isfile(os.path.join(path, runs.GENERATOR_FILE)):
         return SavedModelGenerator(path)
-    return runs.load_generator(path)
+    return runs.load_generator(path, unsafe)
 
 
 def latent_dim_of(generator):

@@ -275,9 +275,9 @@ def translate_images(generator, images, batch_size=256):
     return np.concatenate(outputs) if outputs else np.zeros((0,) + shapes_of(generator)[1], np.float32)
 
 
-def load_translator(path, upscaler=False):
+def load_translator(path, upscaler=False, unsafe=False):
     """The image-to-image generator of a run folder, a `.keras` file or an exported SavedModel
-    (saved_models/NAME[/VERSION]), checked to be one.
+    (saved_models/NAME[/VERSION]), checked to be one; `unsafe` as in `runs.load_keras_model`.
 
     Raises:
         UserError: no such model, a noise-to-image generator, or (for `upscaler`) a model that does not
@@ -292,7 +292,7 @@ def load_translator(path, upscaler=False):
     if os.path.isdir(path):
         generator = SavedModelTranslator(path)
     elif os.path.isfile(path) and path.endswith(".keras"):
-        generator = runs.load_generator(path)
+        generator = runs.load_generator(path, unsafe)
         if len(generator.inputs) != 1 or len(generator.inputs[0].shape) != 4:
             raise UserError(f"{path} draws images from noise (inputs: "
                             f"{', '.join(t.name for t in generator.inputs)}); use `gan-tf sample` for it, or "

@@ -3,9 +3,14 @@
 No Docker engine runs on CI machines, so the clients are tested against this server instead. It
 answers exactly the request and response bodies of https://www.tensorflow.org/tfx/serving/api_rest
 and the PredictionService.Predict gRPC call, by running the SavedModel's signatures with TensorFlow.
+
+It can also be told to misbehave (`StubServer.misbehaving`): answer late or slowly, fail with an HTTP
+error, send malformed JSON, the wrong shapes or an oversized body, or hang up, so that the clients'
+handling of each is tested.
 """
 
 import base64
+import contextlib
 import json
 import re
 import threading
@@ -58,11 +63,82 @@ def _run(model, signature_name, inputs):
     return {name: value.numpy() for name, value in signature(**tensors).items()}
 
 
+FAULTS = ("slow", "trickle", "status", "body", "json", "oversized", "close")
+_GRPC_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 503: "UNAVAILABLE"}  # anything else: INTERNAL
+
+
 class _RestHandler(BaseHTTPRequestHandler):
     registry = None
+    stub = None
 
     def log_message(self, *args):
         pass
+
+    def _misbehave(self):
+        """Act out the stub's fault, if one is set; True when the request is dealt with."""
+        fault = self.stub.fault
+        if fault is None:
+            return False
+        mode, released = fault["mode"], self.stub.released
+        try:
+            if mode == "slow":
+                released.wait(fault.get("seconds", 5.0))
+                return False  # then answer normally
+            if mode == "close":
+                if fault.get("partial"):  # promise 1,000 bytes, send a few, hang up
+                    self._head(200, 1000)
+                    self.wfile.write(b'{"outputs": ')
+                self.close_connection = True
+            elif mode == "status":
+                body = fault.get("body", {"error": "Internal: the stub was told to fail"})
+                self._send(fault.get("code", 500), body if isinstance(body, (bytes, str)) else json.dumps(body))
+            elif mode == "body":
+                self._send(200, fault["body"])
+            elif mode == "json":
+                self._send(200, json.dumps(fault["value"]))
+            elif mode == "trickle":
+                payload = json.dumps({"outputs": [0.0] * 100}).encode()
+                self._head(200, len(payload))
+                for index in range(len(payload)):
+                    self.wfile.write(payload[index:index + 1])
+                    self.wfile.flush()
+                    if released.wait(fault.get("seconds", 0.2)):
+                        break
+            elif mode == "oversized":  # [0,0,...,0]: valid JSON of about `size` bytes
+                zeros = max(fault.get("size", 8 * 2**20) - 3, 0) // 2
+                self._head(200, 2 * zeros + 3 if fault.get("declare", True) else None)
+                self.wfile.write(b"[")
+                while zeros and not released.is_set():
+                    count = min(zeros, 2**15)
+                    self.wfile.write(b"0," * count)
+                    zeros -= count
+                self.wfile.write(b"0]")
+            else:
+                raise ValueError(f"unknown fault {mode!r}; one of {', '.join(FAULTS)}")
+        except (BrokenPipeError, ConnectionResetError):  # the client hung up first, as it should
+            self.close_connection = True
+        return True
+
+    def handle(self):
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):  # a client that gave up (a timeout test) is no error
+            pass
+
+    def _head(self, code, length):
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _send(self, code, payload):
+        payload = payload.encode() if isinstance(payload, str) else payload
+        self._head(code, len(payload))
+        self.wfile.write(payload)
+
+    def _read_body(self):
+        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
 
     def _answer(self, code, body):
         payload = json.dumps(body).encode()
@@ -79,6 +155,8 @@ class _RestHandler(BaseHTTPRequestHandler):
         return match["name"], match["version"], match["rest"]
 
     def do_GET(self):
+        if self._misbehave():
+            return
         try:
             name, version, rest = self._route()
             chosen, model = self.registry.get(name, version)
@@ -96,6 +174,9 @@ class _RestHandler(BaseHTTPRequestHandler):
             {"version": str(chosen), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]})
 
     def do_POST(self):
+        request = self._read_body()  # first, so that a fault never leaves it unread (a reset, not a close)
+        if self._misbehave():
+            return
         try:
             name, version, rest = self._route()
             if rest != ":predict":
@@ -104,7 +185,7 @@ class _RestHandler(BaseHTTPRequestHandler):
         except LookupError as error:
             return self._answer(404, {"error": str(error)})
         try:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+            body = json.loads(request.decode())
             signature = body.get("signature_name", "serving_default")
             if signature not in model.signatures:
                 raise ValueError(f"Serving signature name: \"{signature}\" not found in signature def")
@@ -136,25 +217,83 @@ class _RestHandler(BaseHTTPRequestHandler):
 
 
 class StubServer:
-    """REST on http://127.0.0.1:PORT and gRPC on 127.0.0.1:GRPC_PORT, both serving `models`."""
+    """REST on http://127.0.0.1:PORT and gRPC on 127.0.0.1:GRPC_PORT, both serving `models`
+    ({name: {version: SavedModel folder}}; {} for a server that only misbehaves)."""
 
     def __init__(self, models):
         self.registry = ModelRegistry(models)
-        handler = type("Handler", (_RestHandler,), {"registry": self.registry})
+        self.fault = None
+        self.released = threading.Event()
+        handler = type("Handler", (_RestHandler,), {"registry": self.registry, "stub": self})
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.rest_url = f"http://127.0.0.1:{self.http.server_address[1]}"
         self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
         self.grpc = None
         self.grpc_target = None
 
+    @contextlib.contextmanager
+    def misbehaving(self, mode, **options):
+        """Misbehave in `mode` for every REST (and gRPC Predict) request inside the block:
+
+            slow       wait `seconds` (default 5), then answer normally
+            trickle    REST: a 200 header, then the body one byte every `seconds` (default 0.2)
+            status     HTTP `code` (default 500) with `body` (a str, bytes or a JSON-able value;
+                       default TF Serving's {"error": ...}); gRPC: the matching status, `body` as details
+            body       REST: 200 with `body` as it is (malformed JSON)
+            json       200 with `value` as JSON (the wrong shapes); gRPC: `value` ({name: list}) as outputs
+            oversized  200 with a JSON array of `size` bytes (default 8 MB), with a Content-Length
+                       (`declare`, default True) or without; gRPC: an `images` output of `size` bytes
+            close      read the request and hang up without an answer (`partial`: after a 200 header and
+                       a few of the bytes its Content-Length promises); gRPC: UNAVAILABLE
+
+        Leaving the block wakes every waiting handler, so a slow answer never outlives its test.
+        """
+        if mode not in FAULTS:
+            raise ValueError(f"unknown fault {mode!r}; one of {', '.join(FAULTS)}")
+        self.released.clear()
+        self.fault = dict(options, mode=mode)
+        try:
+            yield self
+        finally:
+            self.fault = None
+            self.released.set()
+
+    def _grpc_fault(self, context, response):
+        """Act out the fault over gRPC; True when `response` holds the answer to send."""
+        import grpc
+
+        fault = self.fault
+        if fault is None:
+            return False
+        mode = fault["mode"]
+        if mode == "slow":
+            self.released.wait(fault.get("seconds", 5.0))
+            return False
+        if mode == "status":
+            code = _GRPC_CODES.get(fault.get("code", 500), "INTERNAL")
+            context.abort(getattr(grpc.StatusCode, code), str(fault.get("body", "the stub was told to fail")))
+        if mode == "close":
+            context.abort(grpc.StatusCode.UNAVAILABLE, "Socket closed")
+        outputs = ({name: np.asarray(value) for name, value in fault["value"].items()} if mode == "json" else
+                   {"images": np.zeros(fault.get("size", 8 * 2**20) // 4, np.float32)} if mode == "oversized" else None)
+        if outputs is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, f"fault {mode!r} has no gRPC form")
+        for name, value in outputs.items():
+            response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
+        return True
+
     def start_grpc(self):
         import grpc
         from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
         registry = self.registry
+        stub = self
 
         class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             def Predict(self, request, context):
+                faulty = predict_pb2.PredictResponse()
+                if stub._grpc_fault(context, faulty):
+                    return faulty
                 spec = request.model_spec
                 try:
                     version = spec.version.value if spec.HasField("version") else None
@@ -190,6 +329,7 @@ class StubServer:
         return self
 
     def __exit__(self, *exc):
+        self.released.set()
         self.http.shutdown()
         self.http.server_close()
         if self.grpc is not None:

@@ -135,7 +135,7 @@ def test_a_killed_two_worker_run_resumes_from_the_chiefs_checkpoint(tmp_path, di
     codes, _ = run_workers(tmp_path, config, "killed", kill_after=1)
     assert codes == [-signal.SIGKILL] * 2
     run_dir = tmp_path / "runs" / "cluster"
-    assert sorted(os.listdir(run_dir / "checkpoints")) == ["epoch-0001.npz"]
+    assert sorted(os.listdir(run_dir / "checkpoints")) == ["epoch-0001.npz", "epoch-0001.npz.sha256"]
     codes, dumps = run_workers(tmp_path, config.replace(resume=True), "resumed")
     assert codes == [0, 0]
     for a, b in zip(_weights(dumps[0]), _weights(dumps[1])):

@@ -102,7 +102,7 @@ def test_sigkill_mid_epoch_then_resume_loses_nothing(tmp_path, digits_npz):
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    finished = sorted(os.listdir(run_dir / "checkpoints"))
+    finished = sorted(name for name in os.listdir(run_dir / "checkpoints") if name.endswith(".npz"))
     assert finished[-1] == "epoch-0002.npz", finished  # epoch 3 never finished
     saved = np.load(run_dir / "checkpoints" / "epoch-0002.npz")
     steps_per_epoch = 128 // 2
