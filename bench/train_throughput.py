@@ -113,8 +113,10 @@ def main(argv=None):
     peak_before = throughput.matmul_peak_flops(size=2048, repeats=10, trials=5)
     images = bytes_to_model(data.load("mnist-5k").images)
     batches = (tf.data.Dataset.from_tensor_slices(images).batch(args.batch_size, drop_remainder=True)
-               .cache().repeat().prefetch(tf.data.AUTOTUNE))
+               .repeat().prefetch(tf.data.AUTOTUNE))
     config = TrainConfig(batch_size=args.batch_size, xla="off")
+    # The plain loop writes out this recipe's step: one D step, no penalties, no augmentation.
+    assert config.d_steps == 1 and not (config.gradient_penalty_weight or config.r1_weight or config.augment)
     variants = [Variant(name, config.replace(style="combined" if name == "combined" else "fit"), batches)
                 for name in ("plain loop", "fit", "combined")]
     flops = throughput.training_step_flops(variants[0].trainer.generator, variants[0].trainer.discriminator,

@@ -103,7 +103,7 @@ class RunHistory(keras.callbacks.Callback):
         if self.images_per_epoch:
             row["images_per_second"] = round(self.images_per_epoch / max(seconds, 1e-9), 1)
             if self.flops_per_image and self.peak_flops:
-                row["mfu"] = round(throughput.mfu(row["images_per_second"], self.flops_per_image, self.peak_flops), 4)
+                row["mfu"] = throughput.mfu(row["images_per_second"], self.flops_per_image, self.peak_flops)
             if logs is not None:  # for the callbacks after this one (TensorBoardLog)
                 logs.update({name: row[name] for name in ("images_per_second", "mfu") if name in row})
         self.rows.append(row)

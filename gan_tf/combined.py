@@ -165,5 +165,5 @@ class CombinedGAN:
         return logs
 
     def build_sampling_generator(self):
-        """As `GAN.build_sampling_generator`: a new EMA clone with re-measured BatchNorm, or G itself."""
+        """As `GAN.build_sampling_generator`: the EMA clone with re-measured BatchNorm, or G itself."""
         return self.ema.build_averaged_model() if self.ema else self.generator

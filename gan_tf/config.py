@@ -98,8 +98,8 @@ class TrainConfig:
                         "least-squares, wasserstein or hinge (the last three: fit style only)", LOSS_NAMES)
     gradient_penalty_weight: float = _option(0.0, "WGAN-GP's lambda (10 in the paper); 0 is off")
     r1_weight: float = _option(0.0, "R1 penalty's gamma on real images (Mescheder et al. 2018); 0 is off")
-    r1_interval: int = _option(1, "lazy R1 (StyleGAN2): apply R1 every this many steps, scaled by it; "
-                               "R1 makes a step ~1.5x as slow, every 16th step keeps its effect")
+    r1_interval: int = _option(1, "lazy R1 (StyleGAN2): apply R1 on every this many updates of D, times this "
+                               "many; R1 on every step costs the stylegan preset a third of its speed")
     clip_value: float = _option(0.0, "WGAN weight clipping of D to [-c, c] (0.01 in the paper); 0 is off")
     optimizer: str = _option("adam", "adam, sgd or rmsprop, used for both G and D", OPTIMIZERS)
     g_learning_rate: float = _option(5e-4, "G's learning rate; DCGAN's 2e-4 is too slow for a "
@@ -173,6 +173,9 @@ class TrainConfig:
                             "r1_weight": self.r1_weight, "clip_value": self.clip_value}.items():
             if value < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be 0 (off) or positive, got {value}")
+        if self.r1_interval > 1 and not self.r1_weight:
+            raise UserError(f"--r1-interval {self.r1_interval} spaces out the R1 penalty, which is off; give "
+                            "--r1-weight too, or leave --r1-interval at 1")
         if self.info_categories < 0 or self.info_categories == 1 or self.info_continuous < 0:
             raise UserError("--info-categories must be 0 (off) or at least 2, and --info-continuous 0 or "
                              f"more; got {self.info_categories} and {self.info_continuous}")

@@ -15,6 +15,11 @@ from gan_tf.conditioning import Conditioning
 from gan_tf.errors import UserError
 
 
+class _LastBuild:
+    key = None
+    model = None
+
+
 class EMAWeights(keras.layers.Layer):
     """Holds `decay`-averaged copies of `model`'s weights, one variable per weight, named after it.
 
@@ -40,6 +45,7 @@ class EMAWeights(keras.layers.Layer):
             for weight in model.weights]
         self.updates = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype="float32",
                                        name="updates", aggregation="only_first_replica")
+        self._last_build = _LastBuild()  # a plain object: Keras would track a model held in a layer attribute
         self.reset()
         self.built = True  # variables exist now; Keras must not try to build it from data
 
@@ -60,16 +66,25 @@ class EMAWeights(keras.layers.Layer):
             average.assign(weight)
 
     def build_averaged_model(self, recalibrate=True):
-        """A fresh clone of the model carrying the averaged weights (a new model on every call).
+        """A clone of the model carrying the averaged weights: a new model whenever the average has
+        moved since the last call, else the same one (the end of an epoch asks for it several times:
+        the sample grid, the FD monitor, the saved generator; building it costs about a second).
 
         BatchNorm's moving statistics were measured on G's own weights, not on the averaged ones, and
         early in training the two differ enough to spoil the samples; `recalibrate` re-measures them on
         the clone (the "standing statistics" of Brock et al. 2019).
         """
+        # Keyed by the update count and a checksum of the averages (a restore or `reset` changes those
+        # without counting an update). The model is shared until then: sample from it, do not change it.
+        key = (float(ops.convert_to_numpy(self.updates)), recalibrate,
+               float(sum(ops.convert_to_numpy(ops.sum(average)) for average in self.averages)))
+        if self._last_build.key == key:
+            return self._last_build.model
         averaged = keras.models.clone_model(self.model)
         averaged.set_weights([ops.convert_to_numpy(average) for average in self.averages])
         if recalibrate:
             recalibrate_batch_norm(averaged)
+        self._last_build.key, self._last_build.model = key, averaged
         return averaged
 
 
@@ -77,7 +92,8 @@ def recalibrate_batch_norm(generator, batches=8, batch_size=256, seed=0):
     """Set every BatchNorm's moving mean/variance to their average over `batches` batches of noise.
 
     Runs the model in training mode with momentum i/(i+1) at batch i, which makes the moving
-    statistics an exact running mean. Only the statistics change; no weight is trained.
+    statistics an exact running mean. Only the statistics change; no weight is trained. (About 0.8 s
+    for the default G on 2 cores, the same in one call of 2,048: the cost is the math, not the calls.)
     """
     norms = [layer for layer in generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     if not norms:

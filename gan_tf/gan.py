@@ -137,8 +137,15 @@ class GAN(keras.Model):
         weight, interval = self.regularization.r1_weight, self.regularization.r1_interval
         if interval == 1:
             return weight * regularizers.r1_penalty(critic, real_images)
-        # Lazy R1: only the taken branch of the cond runs, forwards and backwards (traced once either way).
-        due = ops.equal(self.g_optimizer.iterations % interval, 0)
+        # Lazy R1 on every `interval`-th update of D (StyleGAN2 counts D's minibatches too): only the taken
+        # branch of the cond runs, forwards and backwards. A float16 step skipped for overflow does not
+        # advance the count, so the penalty it lost is applied on the retry.
+        due = ops.equal(self.d_optimizer.iterations % interval, 0)
+        if self.jit_compile:
+            # XLA cannot compile the gradient of a cond around R1's double backward pass (tf2xla: a
+            # BroadcastTo of a shape that is not constant inside the branch): the same penalty, computed
+            # every step and masked, so XLA runs get R1's effect without lazy R1's saving.
+            return ops.where(due, weight * interval, 0.0) * regularizers.r1_penalty(critic, real_images)
         return tf.cond(due, lambda: weight * interval * regularizers.r1_penalty(critic, real_images),
                        lambda: tf.zeros(ops.shape(real_images)[:1]))
 
@@ -209,8 +216,9 @@ class GAN(keras.Model):
         del state  # nothing to restore; see `state`
 
     def build_sampling_generator(self):
-        """The generator to sample from: with EMA, a new clone carrying the averaged weights whose
-        BatchNorm statistics are re-measured (seconds: call it once per use); without EMA, G itself."""
+        """The generator to sample from: with EMA, a clone carrying the averaged weights whose BatchNorm
+        statistics are re-measured (about a second; the same model until the average moves, so sample
+        from it without changing it); without EMA, G itself."""
         if self.ema is None:
             return self.generator
         return self.ema.build_averaged_model()

@@ -57,9 +57,9 @@ def training_step_flops(generator, discriminator, d_steps=1):
 
 def matmul_peak_flops(size=1024, repeats=8, trials=3, dtype="float32"):
     """This machine's matmul peak in FLOP/s: the best of `trials` timings of `repeats` size x size
-    matmuls on the default device (a GPU if there is one). The bench uses the larger
-    `../shared/machine_peak.py` settings (size 2048, 10 x 5); these agree within a few percent on CPUs
-    and cost about a second."""
+    matmuls on the default device (a GPU if there is one). The benches use `../shared/machine_peak.py`'s
+    settings (size 2048, 10 x 5, several seconds); a run's MFU uses size 1024, 8 x 3 (under a second on
+    2 cores)."""
     a = tf.random.normal((size, size), seed=1, dtype=dtype)
     b = tf.random.normal((size, size), seed=2, dtype=dtype)
     matmul = tf.function(tf.linalg.matmul)
@@ -75,16 +75,34 @@ def matmul_peak_flops(size=1024, repeats=8, trials=3, dtype="float32"):
 
 
 @functools.lru_cache(maxsize=None)
-def process_peak_flops(dtype="float32"):
+def process_peak_flops(dtype="float32", size=1024):
     """`matmul_peak_flops` measured once per process (a training run's MFU; tests train many times)."""
-    return matmul_peak_flops(dtype=dtype)
+    return matmul_peak_flops(size=size, dtype=dtype)
 
 
-def peak_dtype(precision):
-    """The dtype whose matmul peak a run in `precision` is measured against: its compute dtype."""
+def peak_dtype(precision, on_gpu):
+    """The dtype whose matmul peak a run in `precision` is measured against: its compute dtype on a GPU,
+    float32 on a CPU (whose float16 kernels are ~100x slower: a peak in them would mean nothing)."""
+    if not on_gpu:
+        return "float32"
     return {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}.get(precision, "float32")
+
+
+def run_peak_flops(strategy, precision):
+    """(peak FLOP/s of the devices a run trains on, the dtype measured): one device's matmul peak times
+    the GPUs in sync, or times the workers on CPUs (replicas on one CPU share its cores). A GPU needs
+    larger matrices than a CPU to reach its peak."""
+    gpus = tf.config.list_logical_devices("GPU")
+    dtype = peak_dtype(precision, bool(gpus))
+    if gpus:
+        devices = strategy.num_replicas_in_sync
+    else:
+        resolver = getattr(strategy, "cluster_resolver", None)
+        cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+        devices = max(1, sum(len(cluster.get(kind, [])) for kind in ("chief", "worker")))
+    return devices * process_peak_flops(dtype, 4096 if gpus else 1024), dtype
 
 
 def mfu(images_per_second, flops_per_image, peak_flops):
     """Model FLOP utilisation: the fraction of the peak the training step's model FLOPs use."""
-    return images_per_second * flops_per_image / peak_flops
+    return float(f"{images_per_second * flops_per_image / peak_flops:.4g}")

@@ -156,9 +156,7 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
 
     # Model FLOPs per image and this machine's peak (about a second), for the MFU of every epoch.
     flops_per_image = throughput.training_step_flops(trainer.generator, trainer.discriminator, config.d_steps)
-    # The images/s measured are the global batch's: the peak is every replica's.
-    peak_flops = (strategy.num_replicas_in_sync
-                  * throughput.process_peak_flops(throughput.peak_dtype(config.precision)))
+    peak_flops, peak_dtype = throughput.run_peak_flops(strategy, config.precision)
     callbacks = [
         run_callbacks.StopOnNonFiniteLoss(),
         run_callbacks.RunHistory(write_dir, initial_epoch, steps_per_epoch * config.batch_size,
@@ -186,7 +184,7 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
               f"{image_size}x{image_size}x{channels}, {config.epochs} epochs of {steps_per_epoch} steps "
               f"-> {run_dir}")
         print(f"a training step: {flops_per_image / 1e6:.0f} MFLOP per image (gan_tf.throughput); this "
-              f"machine's matmul peak {peak_flops / 1e9:.0f} GFLOP/s ({throughput.peak_dtype(config.precision)})")
+              f"machine's matmul peak {peak_flops / 1e9:.0f} GFLOP/s ({peak_dtype})")
     if initial_epoch < config.epochs:
         # Epochs initial_epoch.. in the order an uninterrupted run has (gan_tf.data.to_dataset).
         dataset = data.to_dataset(image_set, config.batch_size, seed=config.seed, with_labels=config.conditional,

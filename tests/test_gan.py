@@ -101,13 +101,14 @@ def test_lazy_r1_applies_interval_times_the_penalty_every_interval_steps():
     np.testing.assert_allclose(losses, [4 * full, 0, 0, 0, 4 * full, 0, 0, 0], rtol=1e-4, atol=1e-9)
 
 
-def test_lazy_r1_gradients_reach_d_inside_the_compiled_step():
+@pytest.mark.parametrize("xla", [False, True])
+def test_lazy_r1_gradients_reach_d_inside_the_compiled_step(xla):
     # Only R1 moves D: its gradient gamma * interval * w shrinks w by (1 - lr gamma interval) on due steps.
     weights = np.random.default_rng(2).normal(size=784) * 0.1
     keras.utils.set_random_seed(0)
     gan = GAN(build_generator(8, width=4), _linear_critic(weights), seed=0, loss=_zero_loss(),
               regularization=Regularization(r1_weight=3.0, r1_interval=2))
-    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.01))
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.01), jit_compile=xla)
     gan.fit(_images(16), batch_size=4, epochs=1, verbose=0, shuffle=False)  # steps 0 and 2 are due
     kernel = np.asarray(gan.discriminator.get_layer("score").kernel).ravel()
     np.testing.assert_allclose(kernel, weights * (1 - 0.01 * 3.0 * 2) ** 2, rtol=1e-5)
@@ -116,6 +117,12 @@ def test_lazy_r1_gradients_reach_d_inside_the_compiled_step():
 def test_r1_interval_must_be_a_positive_integer():
     with pytest.raises(UserError, match="--r1-interval"):
         Regularization(r1_weight=1.0, r1_interval=0)
+    with pytest.raises(UserError, match="give --r1-weight too"):
+        Regularization(r1_interval=16)
+    from gan_tf.config import TrainConfig
+
+    with pytest.raises(UserError, match="give --r1-weight too"):
+        TrainConfig(r1_interval=16)
 
 
 def test_r1_is_measured_at_the_real_images():
@@ -214,3 +221,17 @@ def test_recalibrated_batch_norm_statistics_match_the_averaged_weights():
     np.testing.assert_allclose(np.asarray(norm.moving_mean), pre_norm.mean(axis=0), atol=0.05)
     np.testing.assert_allclose(np.asarray(norm.moving_variance), pre_norm.var(axis=0), rtol=0.2, atol=1e-3)
     assert norm.momentum == 0.99  # restored
+
+
+def test_the_sampling_generator_is_built_once_per_step_of_the_average():
+    # The end of an epoch asks for it three times (grid, FD, saved generator): one build, not three.
+    gan = _gan(ema_decay=0.9)
+    gan.fit(_images(), batch_size=4, epochs=1, verbose=0)
+    tracked = [weight.path for weight in gan.weights]
+    first = gan.build_sampling_generator()
+    assert gan.build_sampling_generator() is first
+    assert [weight.path for weight in gan.weights] == tracked  # the cached model is not tracked (checkpoints)
+    gan.fit(_images(), batch_size=4, epochs=1, verbose=0)
+    second = gan.build_sampling_generator()
+    assert second is not first  # the average moved: a new model, and the old one is left as it was
+    assert not np.allclose(np.asarray(first.trainable_weights[0]), np.asarray(second.trainable_weights[0]))

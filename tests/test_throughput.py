@@ -41,4 +41,13 @@ def test_mfu_is_model_flops_per_second_over_the_peak():
     assert throughput.mfu(100.0, 4e8, 2e11) == pytest.approx(0.2)
     peak = throughput.matmul_peak_flops(size=256, repeats=2, trials=1)
     assert 1e8 < peak < 1e16 and np.isfinite(peak)
-    assert throughput.peak_dtype("mixed_bfloat16") == "bfloat16" and throughput.peak_dtype("float32") == "float32"
+    assert throughput.peak_dtype("mixed_bfloat16", on_gpu=True) == "bfloat16"
+    assert throughput.peak_dtype("mixed_float16", on_gpu=False) == "float32"  # CPU float16 kernels are slow
+
+
+def test_replicas_on_one_cpu_share_its_peak():
+    # conftest splits the CPU into two logical devices: a mirrored run's two replicas use the same cores.
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    peak, dtype = throughput.run_peak_flops(strategy, "mixed_bfloat16")
+    assert dtype == "float32" and peak == throughput.process_peak_flops("float32", 1024)

@@ -184,7 +184,7 @@ print(f"gan_tf.GAN trained in {library_seconds:.0f} s; samples/, training.gif an
 # The same 1,000 points of latent space (500 with --quick) through SimpleGAN's G, gan_tf's G and its
 # moving average, scored by the digit classifier's Frechet distance to the real digits (lower is
 # closer; at these sample counts compare the three with each other, not with other tables).
-# `build_sampling_generator()` returns the averaged G, a fresh model with re-measured BatchNorm.
+# `build_sampling_generator()` returns the averaged G, a model of its own with re-measured BatchNorm.
 candidates = {"SimpleGAN's G": simple_gan.generator, "gan_tf.GAN's G": gan.generator,
               "gan_tf.GAN's average of G": gan.build_sampling_generator()}
 extract = evaluation.classifier_extractor()
