@@ -93,10 +93,11 @@ def make_clock_callback(trainer, factor, every, budget, measure, rows, echo):
 
         def on_train_begin(self, logs=None):
             self.trained = 0.0  # wall seconds of training so far
-            self.resumed = time.perf_counter()
+            self.traced = False
 
         def on_train_batch_end(self, batch, logs=None):
-            if batch == 0 and not self.trained and not rows:  # the first step traces: not training time
+            if not self.traced:  # the first step traces the step function: not training time
+                self.traced = True
                 self.resumed = time.perf_counter()
                 return
             reference = (self.trained + time.perf_counter() - self.resumed) * factor

@@ -18,9 +18,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class FaultTally:
-    """What the fault tests did, summed over the session and printed as one line at the end: a test
-    counts a kill it survived, a hostile input it tried, and every finished file it found lost or
-    unreadable (which must stay 0: the test also fails)."""
+    """What one fault test did: a kill it survived, a hostile input it tried, a finished file it found
+    lost or unreadable (which must stay 0: the test also fails). The counts travel with the test's
+    report (`user_properties`), so the one-line summary at the end adds them up in any process layout."""
 
     def __init__(self):
         self.kills_survived = 0
@@ -36,24 +36,27 @@ class FaultTally:
     def file_lost(self, count=1):
         self.files_lost += count
 
-    def summary(self):
-        return (f"faults: {self.kills_survived} kills survived, {self.bad_inputs} bad inputs tried, "
-                f"{self.files_lost} files lost")
-
-
-_FAULT_TALLY = FaultTally()
-
 
 @pytest.fixture
-def fault_tally():
-    return _FAULT_TALLY
+def fault_tally(request):
+    tally = FaultTally()
+    yield tally
+    request.node.user_properties.append(("faults", (tally.kills_survived, tally.bad_inputs, tally.files_lost)))
 
 
 def pytest_terminal_summary(terminalreporter):
-    ran = any(report.keywords.get("faults") for reports in terminalreporter.stats.values()
-              for report in reports if hasattr(report, "keywords"))
+    totals, ran = [0, 0, 0], False
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "teardown":
+                continue
+            ran = ran or bool(getattr(report, "keywords", {}).get("faults"))
+            for name, counts in getattr(report, "user_properties", ()):
+                if name == "faults":
+                    totals = [total + count for total, count in zip(totals, counts)]
     if ran:
-        terminalreporter.write_line(_FAULT_TALLY.summary())
+        terminalreporter.write_line(f"faults: {totals[0]} kills survived, {totals[1]} bad inputs tried, "
+                                    f"{totals[2]} files lost")
 
 
 @pytest.fixture(scope="session")

@@ -65,3 +65,31 @@ def test_time_to_quality_quick_run_measures_both_recipes_on_the_reference_clock(
     assert [result["recipe"] for result in saved["results"]] == ["default", "tf-tutorial"]
     assert "| default |" in (tmp_path / "time_to_quality_quick.md").read_text()
     assert "first passes the bar" in capsys.readouterr().out
+
+
+def test_the_quality_clock_measures_at_each_mark_across_epochs_and_stops_at_the_budget(monkeypatch):
+    """Simulated time: 1 wall s per step, 10 steps per epoch, reference factor 0.5, a mark every 10
+    reference s (20 steps), a budget of 30 reference s: rows at 10, 20 and 30, then the run stops."""
+    import types
+
+    import time_to_quality
+
+    now = [0.0]
+    monkeypatch.setattr(time_to_quality.time, "perf_counter", lambda: now[0])
+    trainer = types.SimpleNamespace(g_optimizer=types.SimpleNamespace(
+        iterations=types.SimpleNamespace(numpy=lambda: 0)))
+    rows = []
+    clock = time_to_quality.make_clock_callback(trainer, 0.5, 10.0, 30.0, lambda model: {"passes": False},
+                                                rows, lambda row: None)
+    clock.set_model(types.SimpleNamespace(stop_training=False))
+    clock.on_train_begin()
+    for epoch in range(20):
+        for batch in range(10):
+            now[0] += 1.0
+            clock.on_train_batch_end(batch)
+            if clock.model.stop_training:
+                break
+        if clock.model.stop_training:
+            break
+    assert [row["wall_seconds"] for row in rows] == [20.0, 40.0, 60.0]  # the tracing step is not counted
+    assert clock.model.stop_training and epoch == 6

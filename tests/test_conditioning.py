@@ -77,7 +77,8 @@ def test_only_the_conditioning_module_draws_g_inputs():
     drawers = {"standard_normal", "stateless_normal", "normal", "integers", "stateless_uniform"}
     allowed = {("gan_tf/gan.py", "stateless_uniform"),  # WGAN-GP's interpolation weights, not G's inputs
                ("gan_tf/models/style.py", "normal"),  # NoiseInjection: per-pixel noise inside G, like Dropout
-               ("gan_tf/data.py", "integers")}  # mnist-m-5k's choice of photograph crops, not G's inputs
+               ("gan_tf/data.py", "integers"),  # mnist-m-5k's choice of photograph crops, not G's inputs
+               ("gan_tf/throughput.py", "normal")}  # the matrices of the matmul peak benchmark
     offenders = []
     package = os.path.join(REPO, "gan_tf")
     for root, _, names in os.walk(package):
