@@ -126,7 +126,7 @@ def run_recipe(name, budget, every, n, seed, echo=print):
     image_set = data.load("mnist-5k")
     real_unit = pixels.model_to_unit(pixels.bytes_to_model(image_set.images))
     extractor = evaluation.classifier_extractor()
-    peak = throughput.matmul_peak_flops(size=2048, repeats=10, trials=5)
+    peak = throughput.benchmark_peak_flops()
     trainer, batch_size = build_recipe(name, seed)
 
     def measure(model):

@@ -110,7 +110,7 @@ def main(argv=None):
 
     gpus = tf.config.list_physical_devices("GPU")
     device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else "CPU"
-    peak_before = throughput.matmul_peak_flops(size=2048, repeats=10, trials=5)
+    peak_before = throughput.benchmark_peak_flops()
     images = bytes_to_model(data.load("mnist-5k").images)
     batches = (tf.data.Dataset.from_tensor_slices(images).batch(args.batch_size, drop_remainder=True)
                .repeat().prefetch(tf.data.AUTOTUNE))
@@ -125,7 +125,7 @@ def main(argv=None):
     for _ in range(args.rounds):
         for variant in variants:
             best[variant.name] = max(best[variant.name], variant.images_per_second(args.steps))
-    peak_after = throughput.matmul_peak_flops(size=2048, repeats=10, trials=5)
+    peak_after = throughput.benchmark_peak_flops()
     peak = (peak_before + peak_after) / 2
 
     print(f"device: {device}; default DCGAN, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds "

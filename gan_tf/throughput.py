@@ -26,10 +26,23 @@ import tensorflow as tf
 PROFILE_BATCH = 8  # images per profiled forward pass; FLOPs per image do not depend on it
 
 
-def forward_flops(model, batch_size=PROFILE_BATCH):
-    """Float operations of one forward pass of `model` (training mode), per example."""
+def graph_flops(graph):
+    """Float operations TensorFlow's graph profiler counts in a traced `graph` (a concrete function's)."""
     from tensorflow.python.profiler import model_analyzer, option_builder  # the graph profiler has no TF2 API
 
+    options = (option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
+               .with_empty_output().build())
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the profiler warns that its own shape helper is deprecated
+    try:
+        return model_analyzer.profile(graph, options=options).total_float_ops
+    finally:
+        logger.setLevel(level)
+
+
+def forward_flops(model, batch_size=PROFILE_BATCH):
+    """Float operations of one forward pass of `model` (training mode), per example."""
     specs = [tf.TensorSpec((batch_size, *tensor.shape[1:]), tensor.dtype) for tensor in model.inputs]
     names = [tensor.name.split(":")[0] for tensor in model.inputs]
 
@@ -37,16 +50,7 @@ def forward_flops(model, batch_size=PROFILE_BATCH):
         arguments = dict(zip(names, inputs)) if len(inputs) > 1 else inputs[0]
         return model(arguments, training=True)
 
-    graph = tf.function(forward).get_concrete_function(*specs).graph
-    options = (option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
-               .with_empty_output().build())
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")  # the profiler warns that its own shape helper is deprecated
-    try:
-        return model_analyzer.profile(graph, options=options).total_float_ops / batch_size
-    finally:
-        logger.setLevel(level)
+    return graph_flops(tf.function(forward).get_concrete_function(*specs).graph) / batch_size
 
 
 def training_step_flops(generator, discriminator, d_steps=1):
@@ -72,6 +76,11 @@ def matmul_peak_flops(size=1024, repeats=8, trials=3, dtype="float32"):
         product.numpy()
         best = max(best, 2 * size ** 3 * repeats / (time.perf_counter() - started))
     return best
+
+
+def benchmark_peak_flops():
+    """The peak as the benches measure it: `../shared/machine_peak.py`'s settings (2048, 10 x 5)."""
+    return matmul_peak_flops(size=2048, repeats=10, trials=5)
 
 
 @functools.lru_cache(maxsize=None)
