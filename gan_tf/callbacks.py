@@ -4,10 +4,12 @@
 `keras.callbacks.CallbackList`, so a run looks the same whichever style trained it. Each expects its
 model to expose `generator`, `discriminator`, the two optimizers, `state()` and
 `build_sampling_generator()`. Their names differ from Keras' own callbacks because they do other
-things: `RunHistory` writes history.csv (Keras' `History` keeps logs in memory), `StopOnNonFiniteLoss`
-raises a one-line error after keeping the last checkpoint (Keras' `TerminateOnNaN` only stops).
+things: `RunHistory` writes history.csv (Keras' `History` keeps logs in memory), `StopOnDivergence`
+raises a one-line error after keeping the last checkpoint (Keras' `TerminateOnNaN` only stops, and only
+watches the loss).
 """
 
+import contextlib
 import glob
 import os
 import sys
@@ -15,6 +17,7 @@ import time
 
 import keras
 import numpy as np
+from keras import ops
 
 from gan_tf import checkpoints, classifier, runs, throughput
 from gan_tf import images as pixels
@@ -269,21 +272,88 @@ class ProgressBar(keras.callbacks.Callback):
             self.bar.set_postfix(**losses, img_s=f"{rate:.0f}", **usage, refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.bar.close()
+        self.close()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stop at the first non-finite loss with a one-line `TrainingDiverged` error, before anything is
-    saved: the last finished epoch's checkpoint is kept rather than overwritten with NaNs."""
+@contextlib.contextmanager
+def closing_progress_bars(callbacks):
+    """Around `fit`: close the progress bars among `callbacks` however training ends. Keras calls no
+    callback when one raises (`TrainingDiverged`, Ctrl-C), and an open bar leaves its line unended, so
+    the CLI's one-line error would be printed onto the end of the bar."""
+    try:
+        yield
+    finally:
+        for callback in callbacks:
+            if isinstance(callback, ProgressBar):
+                callback.close()
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stop a diverged run with a one-line `TrainingDiverged` error before anything of it is saved.
+
+    Two checks. After every step: the logged losses. At the end of every epoch: every float variable a
+    checkpoint holds (G, D with InfoGAN's Q head and a conditional D's class embedding, every level of a
+    growing model, the EMA of G, the optimizers' moments), because a weight can turn Inf while the
+    losses stay finite (a level not faded in yet, a clipped or saturated output). The second check runs
+    before any other callback's epoch end, so it goes first in the callback list: the sample grid,
+    history.csv, the FD monitor's best generator and the checkpoint come after it, and the last
+    finished epoch's checkpoint is kept rather than overwritten with NaNs. It costs about a third of the
+    checkpoint that follows it (the default models: 5.9 M values with the optimizers', 50 ms against
+    140 ms on 2 busy CPU cores), once per epoch.
+    """
+
+    # What each checkpoint group is, for the error line; a translator's other models by their own names.
+    WHAT = {"generator": "G's weights", "discriminator": "D's weights", "ema": "the EMA of G's weights",
+            "g_optimizer": "G's optimizer state", "d_optimizer": "D's optimizer state"}
+
+    def __init__(self, learning_rate_flags="--g-learning-rate, --d-learning-rate"):
+        super().__init__()
+        self.learning_rate_flags = learning_rate_flags  # named in the advice: a translator has one
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         for name in ("d_loss", "g_loss"):
             value = (logs or {}).get(name)
             if value is not None and not np.isfinite(float(value)):
-                self.model.stop_training = True
-                raise TrainingDiverged(
-                    f"{name} became {float(value)} at step {batch + 1}; the last finished epoch's "
-                    "checkpoint is kept: lower the learning rates and --resume")
+                self._stop(f"{name} became {float(value)} at step {batch + 1} of epoch {self.epoch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        found = non_finite_variable(checkpoints.variable_groups(self.model))
+        if found is not None:
+            group, name, kind = found
+            what = self.WHAT.get(group, f"the weights of {group}")
+            self._stop(f"{what} became non-finite in epoch {epoch + 1} ({kind} in {group}/{name})")
+
+    def _stop(self, what):
+        self.model.stop_training = True
+        lower = f"lower the learning rates ({self.learning_rate_flags})"
+        if self.epoch:
+            kept = f"the checkpoint of epoch {self.epoch} is kept: {lower} and --resume"
+        else:
+            kept = f"no epoch finished, so there is no checkpoint to --resume from: {lower} and start again"
+        raise TrainingDiverged(f"training diverged: {what}; {kept}")
+
+
+def non_finite_variable(groups):
+    """The first (group, name, "nan" or "inf") among `gan_tf.checkpoints.variable_groups`' float variables
+    that holds a NaN or an infinity, or None when all are finite. Integer variables (step counters,
+    random stream positions) cannot be."""
+    for group, variables in groups.items():
+        for name, variable in variables.items():
+            if not keras.backend.is_float_dtype(variable.dtype):
+                continue
+            values = ops.convert_to_numpy(variable)
+            if not np.isfinite(values).all():
+                return group, name, "nan" if np.isnan(values).any() else "inf"
+    return None
 
 
 class FrechetDistanceMonitor(keras.callbacks.Callback):

@@ -14,9 +14,11 @@ Why not `tf.train.Checkpoint`: it keys variables by their position in each layer
 mismatch reports are warnings at exit rather than an error before any assignment. A single `.npz`
 also stays readable with numpy alone.
 
-Not saved: the positions of the random streams of Dropout and DiffAugment layers (Keras keeps them
-outside `model.weights`), so a resumed run with those layers draws other dropout masks and
-augmentations than an uninterrupted one would; the noise of G is stateless and does continue.
+The positions of the layers' random streams (Dropout, DiffAugment, StyleGAN's noise: Keras keeps
+them outside `model.weights`) are saved too, under `rng/<model>/<layer>/seed`, and the noise of G is
+keyed by the step: a resumed run draws the same dropout masks, augmentations and noise as an
+uninterrupted one, and ends with the same weights bit for bit (`tests/test_resume_exact.py` checks
+both styles with DiffAugment, Dropout and the EMA on).
 
 Written to a hidden temporary name, fsynced and renamed (`gan_tf.runs.atomic_path`): a run killed at
 any moment leaves either the previous checkpoint or the new one, never half of one. Works for both
@@ -61,12 +63,41 @@ def variable_groups(trainer):
     models = (trainer.checkpoint_models() if hasattr(trainer, "checkpoint_models")
               else {"generator": trainer.generator, "discriminator": trainer.discriminator})
     groups = {group: _by_name(model.weights, group) for group, model in models.items()}
+    groups[RNG_GROUP] = _random_streams(models)
     optimizers = (trainer.checkpoint_optimizers() if hasattr(trainer, "checkpoint_optimizers")
                   else {"g_optimizer": trainer.g_optimizer, "d_optimizer": trainer.d_optimizer})
     groups.update({group: _optimizer_variables(optimizer, group) for group, optimizer in optimizers.items()})
     if getattr(trainer, "ema", None) is not None:
         groups["ema"] = _by_name(list(trainer.ema.averages) + [trainer.ema.updates], "ema", owner_prefix=True)
     return groups
+
+
+# The positions of the layers' random streams (`keras.random.SeedGenerator`: DiffAugment, Dropout,
+# StyleGAN's noise), which Keras keeps outside `model.weights`. Optional on restore: a checkpoint of a
+# gan-tf that did not save them resumes with the streams where a fresh build puts them (as it always
+# did), and a resume may add or drop --augment or --dropout.
+RNG_GROUP = "rng"
+
+
+def _random_streams(models):
+    """{"<model>/<layer>/seed": the state variable} of every SeedGenerator in the models' layers.
+
+    A generator's own name is numbered by how many the process built before (`seed_generator_7`), so
+    the key is its layer's name, which the builders make stable.
+    """
+    named, seen = {}, set()
+    for group, model in models.items():
+        for layer in model._flatten_layers(include_self=True, recursive=True):
+            for index, generator in enumerate(getattr(layer, "_seed_generators", ())):
+                if id(generator) in seen:  # a layer shared by two models: saved once, under the first
+                    continue
+                seen.add(id(generator))
+                name = f"{group}/{layer.name}/seed{f'_{index}' if index else ''}"
+                if name in named:
+                    raise ValueError(f"two random layers of {group} share the name {layer.name!r}; name the "
+                                     "layers of the model uniquely so a checkpoint can tell them apart")
+                named[name] = generator.state
+    return named
 
 
 # A float16 run's loss scale: optional on restore, so a run can change --precision when it resumes
@@ -122,6 +153,10 @@ def save(trainer, run_dir, epoch, state=None, keep=2):
         raise
     for old in list_checkpoints(run_dir)[:-max(keep, 2)]:
         _discard(old)
+    # A manifest whose checkpoint is gone (a run killed between the two removals of `_discard`).
+    for manifest in glob.glob(os.path.join(run_dir, runs.CHECKPOINT_DIR, f"epoch-*.npz{MANIFEST_SUFFIX}")):
+        if not os.path.exists(manifest[:-len(MANIFEST_SUFFIX)]):
+            _discard(manifest[:-len(MANIFEST_SUFFIX)])
     return path
 
 
@@ -232,8 +267,9 @@ def restore(trainer, path):
         expected = {f"{group}/{name}": variable for group, variables in groups.items()
                     for name, variable in variables.items()}
         stored = set(archive.files) - {"format", "state"}
-        optional = {key for key in set(expected) | stored if key.split("/", 1)[-1].startswith(LOSS_SCALE_PREFIX)}
-        stored -= optional - set(expected)  # a float16 checkpoint resumed in another precision
+        optional = {key for key in set(expected) | stored
+                    if key.split("/", 1)[-1].startswith(LOSS_SCALE_PREFIX) or key.startswith(f"{RNG_GROUP}/")}
+        stored -= optional - set(expected)  # a float16 checkpoint resumed in another precision; a dropped stream
         for key, variable in expected.items():
             if key not in stored and key in optional:
                 continue

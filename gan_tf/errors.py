@@ -12,4 +12,4 @@ class UserError(Exception):
 
 
 class TrainingDiverged(UserError):
-    """A loss became NaN or infinite; the last finished epoch's checkpoint is kept."""
+    """A loss or a weight became NaN or infinite; the last finished epoch's checkpoint is kept."""

@@ -18,7 +18,8 @@ A translator (pix2pix, CycleGAN, super-resolution: a G that takes an image) gets
   images_png_bytes, so a REST client sends and receives pictures.
 
 Versions are never overwritten: an export is written to a hidden temporary folder (which TF Serving
-ignores, since it is not a number) and renamed into place when complete.
+ignores, since it is not a number) and renamed into place when complete; the folder of an export that
+was killed midway stays hidden until the next export of that model deletes it.
 """
 
 import json
@@ -143,6 +144,7 @@ def export_generator(generator, model_name, base_dir="saved_models", version=Non
         raise UserError(f"--name {model_name!r} must be one plain folder name of letters, digits, '_', '.', '-' "
                         "starting with a letter or digit (no '/', '..' or absolute path); --base-dir picks the parent")
     model_dir = os.path.join(base_dir, model_name)
+    runs.remove_stale_temporaries(model_dir)  # half-written versions of killed exports
     existing = versions(model_dir)
     if version is None:
         version = (existing[-1] + 1) if existing else 1

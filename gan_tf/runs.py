@@ -14,16 +14,24 @@ Every file a run (or an export, a sample, a report) writes goes through `atomic_
 hidden temporary name in the same folder and renamed into place, which is atomic on POSIX, so a
 process killed at any moment leaves the old file or the new one, never half of one. A write that runs
 out of disk space fails the same way, leaving the old file, and raises `DiskFull`: one line naming
-the file.
+the file. A killed writer's temporary stays behind, hidden; the next process to hold the run folder
+deletes it (`remove_stale_temporaries`), as the next export does in its model's folder.
+
+Fault injection, for tests/test_kills.py: with `GAN_TF_KILL_AT_WRITE=PATTERN:K` in its environment a
+process SIGKILLs itself in the middle of its K-th atomic write whose file name matches PATTERN (fnmatch;
+`K` alone: any write): its temporary is cut to half its bytes, what a kill halfway through leaves, and
+the rename never happens. Unset, it costs one environment lookup per write.
 """
 
 import contextlib
 import csv
 import errno
+import fnmatch
 import json
 import os
 import re
 import shutil
+import signal
 
 from gan_tf.config import TrainConfig, TranslationConfig
 from gan_tf.errors import UserError
@@ -39,6 +47,8 @@ TENSORBOARD_DIR = "tensorboard"  # event files of --tensorboard
 LOSS_PLOT_FILE = "loss_curves.png"
 CHECKPOINT_DIR = "checkpoints"
 LOCK_FILE = ".lock"  # held (flock) by the process writing the run; holds its pid
+KILL_AT_WRITE = "GAN_TF_KILL_AT_WRITE"  # fault injection (module docstring); never set outside tests
+_TEMPORARY = re.compile(r"\..+\.tmp-(\d+)(\.[^.]*)?")  # atomic_path's names: .<stem>.tmp-<pid><extension>
 
 
 class DiskFull(UserError):
@@ -94,6 +104,7 @@ def hold_run_dir(run_dir, create=False):
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
+        remove_stale_temporaries(run_dir)  # no other process writes here now
         with _resume_when_disk_full():
             yield  # closing the file releases the lock
 
@@ -122,6 +133,7 @@ def atomic_path(path, sync=False):
     temporary = os.path.join(folder, f".{stem}.tmp-{os.getpid()}{extension}")
     try:
         yield temporary
+        _kill_if_asked(temporary, path)
         if os.path.isdir(temporary):
             os.rename(temporary, path)  # fails if `path` exists and is not empty: versions never change
         else:
@@ -138,6 +150,61 @@ def atomic_path(path, sync=False):
             shutil.rmtree(temporary, ignore_errors=True)
         elif os.path.exists(temporary):
             os.remove(temporary)
+
+
+_matching_writes = 0  # this process's writes that matched GAN_TF_KILL_AT_WRITE's pattern
+
+
+def _kill_if_asked(temporary, path):
+    """The fault injection of the module docstring: SIGKILL this process at the write it names."""
+    spec = os.environ.get(KILL_AT_WRITE)
+    if not spec:
+        return
+    global _matching_writes
+    pattern, _, count = spec.rpartition(":")
+    if not fnmatch.fnmatch(os.path.basename(path), pattern or "*"):
+        return
+    _matching_writes += 1
+    if _matching_writes == int(count):
+        written = ([os.path.join(root, name) for root, _, names in os.walk(temporary) for name in names]
+                   if os.path.isdir(temporary) else [temporary])
+        for name in written:  # a folder (an export) is cut file by file
+            os.truncate(name, os.path.getsize(name) // 2)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def remove_stale_temporaries(folder):
+    """Delete `atomic_path` temporaries under `folder` whose writer is gone (killed mid-write); return
+    their paths. A temporary's name carries its writer's pid, so one still being written (by a process on
+    this machine) stays. POSIX only (elsewhere, nothing): os.kill(pid, 0) only asks there."""
+    removed = []
+    if os.name != "posix":
+        return removed
+    for root, folders, names in os.walk(folder):
+        for name in folders + names:
+            match = _TEMPORARY.fullmatch(name)
+            if match and not _process_alive(int(match[1])):
+                path = os.path.join(root, name)
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(path)
+                removed.append(path)
+        folders[:] = [name for name in folders if not _TEMPORARY.fullmatch(name)]
+    return removed
+
+
+def _process_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_text(path, text):

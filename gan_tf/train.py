@@ -157,8 +157,9 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
     # Model FLOPs per image and this machine's peak (about a second), for the MFU of every epoch.
     flops_per_image = throughput.training_step_flops(trainer.generator, trainer.discriminator, config.d_steps)
     peak_flops, peak_dtype = throughput.run_peak_flops(strategy, config.precision)
+    stop = run_callbacks.StopOnDivergence()  # before every callback that writes a file at the epoch's end
     callbacks = [
-        run_callbacks.StopOnNonFiniteLoss(),
+        stop,
         run_callbacks.RunHistory(write_dir, initial_epoch, steps_per_epoch * config.batch_size,
                                  flops_per_image=flops_per_image, peak_flops=peak_flops),
         run_callbacks.SampleGrid.for_conditioning(write_dir, trainer.conditioning, config.sample_grid, config.seed),
@@ -173,7 +174,8 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
     if write_dir == run_dir:  # the chief: a worker's FD would only be thrown away
         monitor = run_callbacks.frechet_distance_monitor(config, trainer.conditioning, image_set, run_dir, verbose)
     if monitor is not None:
-        callbacks.insert(1, monitor)  # before RunHistory, which records the `fd` it adds to the logs
+        # After the divergence check (a best generator is never a NaN one), before RunHistory (it records `fd`).
+        callbacks.insert(callbacks.index(stop) + 1, monitor)
     if verbose and config.precision == "mixed_float16" and not distribute.resolve_xla(config.xla):
         print("note: --precision mixed_float16 is for GPUs; TensorFlow's float16 CPU kernels are about "
               "100x slower than float32 without --xla on")
@@ -190,8 +192,9 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
         dataset = data.to_dataset(image_set, config.batch_size, seed=config.seed, with_labels=config.conditional,
                                   epochs=config.epochs, first_epoch=initial_epoch)
         fit_options = {"shuffle": False} if isinstance(trainer, GAN) else {}  # the dataset is shuffled already
-        trainer.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                    callbacks=callbacks, verbose=0, **fit_options)
+        with run_callbacks.closing_progress_bars(callbacks):
+            trainer.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                        callbacks=callbacks, verbose=0, **fit_options)
 
     generator_path = os.path.join(run_dir, runs.GENERATOR_FILE)
     runs.save_model(trainer.build_sampling_generator(), os.path.join(write_dir, runs.GENERATOR_FILE))
@@ -414,7 +417,7 @@ def _train_translator(config, run_dir, verbose, extra_callbacks):
     held = len(pieces.held_out_sources)  # sorted by class: spread the shown ones over all classes
     shown = np.unique(np.linspace(0, held - 1, min(config.sample_grid, held)).astype(int))
     callbacks = [
-        run_callbacks.StopOnNonFiniteLoss(),
+        run_callbacks.StopOnDivergence("--learning-rate"),
         run_callbacks.RunHistory(run_dir, initial_epoch, steps_per_epoch * config.batch_size),
         run_callbacks.TranslationGrid(run_dir, pieces.held_out_sources[shown],
                                       pieces.held_out_targets[shown] if config.paired else None),
@@ -430,8 +433,9 @@ def _train_translator(config, run_dir, verbose, extra_callbacks):
               f"{'x'.join(map(str, pieces.train_sources.shape[1:]))} -> "
               f"{'x'.join(map(str, pieces.train_targets.shape[1:]))}, {config.epochs} epochs -> {run_dir}")
     if initial_epoch < config.epochs:
-        trainer.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0,
-                    shuffle=False)
+        with run_callbacks.closing_progress_bars(callbacks):
+            trainer.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0,
+                        shuffle=False)
     generator_path = os.path.join(run_dir, runs.GENERATOR_FILE)
     runs.save_model(trainer.generator, generator_path)
     if trainer.unpaired:

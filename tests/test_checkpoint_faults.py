@@ -181,6 +181,17 @@ def test_two_checkpoints_are_kept_even_when_asked_for_one(tmp_path):
                                           "epoch-0003.npz", "epoch-0003.npz.sha256"]
 
 
+def test_a_manifest_left_without_its_checkpoint_is_removed_by_the_next_save(tmp_path):
+    """A run killed between removing an old checkpoint and its manifest leaves the manifest alone."""
+    folder = _save_epochs(_trainer(), str(tmp_path), (1, 2, 3))
+    orphan = os.path.join(folder, "epoch-0001.npz" + checkpoints.MANIFEST_SUFFIX)
+    with open(orphan, "w") as file:
+        file.write("0" * 64 + "  epoch-0001.npz\n")
+    _save_epochs(_trainer(), str(tmp_path), (4,))
+    assert sorted(os.listdir(folder)) == [f"epoch-000{n}.npz{suffix}" for n in (3, 4)
+                                          for suffix in ("", checkpoints.MANIFEST_SUFFIX)]
+
+
 def test_no_usable_checkpoint_is_one_user_error_line(tmp_path, fault_tally):
     folder = _save_epochs(_trainer(), str(tmp_path), [1, 2])
     _damage(os.path.join(folder, "epoch-0002.npz"), "flipped byte")
