@@ -88,12 +88,14 @@ class EMAWeights(keras.layers.Layer):
         return averaged
 
 
-def recalibrate_batch_norm(generator, batches=8, batch_size=256, seed=0):
+def recalibrate_batch_norm(generator, batches=2, batch_size=256, seed=0):
     """Set every BatchNorm's moving mean/variance to their average over `batches` batches of noise.
 
     Runs the model in training mode with momentum i/(i+1) at batch i, which makes the moving
-    statistics an exact running mean. Only the statistics change; no weight is trained. (About 0.8 s
-    for the default G on 2 cores, the same in one call of 2,048: the cost is the math, not the calls.)
+    statistics an exact running mean. Only the statistics change; no weight is trained. 512 draws, not
+    2,048: it runs at every epoch's end, and the cost is the math (2,048 draws took about 0.8 s for the
+    default G on 2 cores, in 8 calls or one). The FD of 5,000 samples moved by up to 3 (of 25-28) with
+    the noise seed of the re-measurement, alike for 2, 4 and 8 batches of 256 (2026-11-27).
     """
     norms = [layer for layer in generator._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     if not norms:

@@ -93,3 +93,16 @@ def test_the_quality_clock_measures_at_each_mark_across_epochs_and_stops_at_the_
             break
     assert [row["wall_seconds"] for row in rows] == [20.0, 40.0, 60.0]  # the tracing step is not counted
     assert clock.model.stop_training and epoch == 6
+
+
+@pytest.mark.slow  # ~15 s: a run of tiny models on mnist-5k with every callback timed
+def test_epoch_overhead_bench_times_every_callback_and_the_steps(capsys):
+    import epoch_overhead
+
+    seconds, per_epoch = epoch_overhead.main(["--epochs", "2", "--batch-size", "250", "--latent-dim", "8",
+                                              "--generator-width", "4", "--discriminator-width", "4"])
+    assert per_epoch > 0
+    for name in ("FrechetDistanceMonitor", "RunHistory", "EpochCheckpoint", "SampleGrid", "StopOnDivergence",
+                 "ProgressBar", "sampling generator", "start (before the first step)"):
+        assert seconds[name] > 0, name
+    assert "all callbacks" in capsys.readouterr().out
