@@ -4,15 +4,17 @@ measured in the same run.
 
     python bench/epoch_overhead.py [--epochs 4] [--fd-every 1] [any TrainConfig field as --name value]
 
-Measured 2026-11-27 (4 epochs, FD every epoch, 2 idle cores): the sampling generator's build took 0.855 s per
-epoch and all callbacks 2.05 s (0.150 of the steps' 13.6 s) with BatchNorm re-measured on 2,048 draws; on 512
-(`gan_tf.ema.recalibrate_batch_norm`'s default since): 0.247 s and 1.41 s (0.100).
+Measured 2026-11-27 (the default recipe of then, D width 64; 4 epochs, FD every epoch, 2 idle cores):
+the sampling generator's build took 0.855 s per epoch and all callbacks 2.05 s (0.150 of the steps' 13.6
+s) with BatchNorm re-measured on 2,048 draws; on 512 (`gan_tf.ema.recalibrate_batch_norm`'s default
+since): 0.247 s and 1.41 s (0.100).
 
 Trains `gan-tf train`'s default recipe on mnist-5k for `--epochs` epochs (in a temporary folder) with
 every callback of a real run, timing each callback's hooks and, inside them, the build of the sampling
 generator (the EMA of G with its BatchNorm statistics re-measured, `gan_tf.ema`). The steps' time is the
-wall time from the end of the first step to the end of training minus the callbacks' time in it. `--fd-every 1` measures FD on every epoch (the default
-run does so every 5th) so its cost shows. Prints seconds per epoch and the ratio to the steps' time.
+wall time from the end of the first step to the end of training minus the callbacks' time in it.
+`--fd-every 1` measures FD on every epoch (the default run does so every 5th) so its cost shows. Prints
+seconds per epoch and the ratio to the steps' time.
 """
 
 import argparse

@@ -37,6 +37,35 @@ def _mean_prediction(y_true, y_pred):
     return ops.mean(y_pred)
 
 
+def _penalty_as_loss(y_true, y_pred):
+    # The R1 output of D's pair is already the per-image penalty: the "loss" is its mean.
+    return ops.mean(y_pred)
+
+
+class R1Penalty(keras.layers.Layer):
+    """R1 of a sigmoid D, as an output of D's pair model: 1/2 ||grad_x logit D(x)||^2 per real image.
+
+    The same penalty as `gan_tf.regularizers.r1_penalty` on the fit style's logits: D's logit is
+    log p - log(1 - p) of its probability p. Its gradient is taken inside the forward pass, so the pair's
+    `train_on_batch` differentiates it once more, as the fit style's step does.
+    """
+
+    def __init__(self, discriminator, **kwargs):
+        super().__init__(**kwargs)
+        self.discriminator = discriminator
+
+    def call(self, images):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            probability = ops.clip(self.discriminator(images, training=True), 1e-7, 1.0 - 1e-7)
+            logits = ops.log(probability) - ops.log1p(-probability)
+        gradients = tape.gradient(logits, images)
+        return 0.5 * ops.sum(ops.square(gradients), axis=(1, 2, 3))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+
 def _minimax_generator_loss(y_true, y_pred):
     # log(1 - D(G(z))) to minimise, i.e. minus D's cross-entropy against the "fake" label 0.
     return -keras.losses.binary_crossentropy(ops.zeros_like(y_pred), y_pred)
@@ -51,12 +80,16 @@ class CombinedGAN:
         g_optimizer / d_optimizer: one optimizer each; the combined model owns G's.
         loss: "non-saturating" (binary cross-entropy against the label 1) or "minimax".
         d_steps, label_smoothing, ema_decay, seed: as in `gan_tf.gan.GAN`.
+        r1_weight, r1_interval: R1's gamma and lazy interval, as `gan_tf.regularizers.Regularization`'s:
+            on every `r1_interval`-th update of D (counted by D's optimizer, so a resumed run keeps the
+            rhythm), D trains through a second pair model whose third output is the penalty, weighted
+            gamma x interval.
         jit_compile: compile D's and the combined model's train steps (and G's forward pass and the EMA
             update) with XLA. Explicit, never Keras' "auto": `--xla on` must mean on in both styles.
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss="non-saturating", d_steps=1,
-                 label_smoothing=0.0, ema_decay=0.0, seed=0, jit_compile=False):
+                 label_smoothing=0.0, ema_decay=0.0, seed=0, jit_compile=False, r1_weight=0.0, r1_interval=1):
         if loss not in ("non-saturating", "minimax"):
             raise UserError(f"the combined style supports the non-saturating and minimax losses, got {loss!r}")
         self.conditioning = Conditioning.of(generator)
@@ -86,6 +119,19 @@ class CombinedGAN:
             metrics={"real": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")],
                      "fake": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")]},
             jit_compile=jit_compile)
+        self.r1_interval = r1_interval
+        self.discriminator_pair_r1 = None
+        if r1_weight:  # the same D and optimizer; the pair to train with on the updates R1 is due
+            outputs = {"real": discriminator(real_input), "fake": discriminator(fake_input),
+                       "r1": R1Penalty(discriminator, name="r1_penalty")(real_input)}
+            self.discriminator_pair_r1 = keras.Model([real_input, fake_input], outputs, name="discriminator_pair_r1")
+            self.discriminator_pair_r1.compile(
+                optimizer=d_optimizer,
+                loss={"real": "binary_crossentropy", "fake": "binary_crossentropy", "r1": _penalty_as_loss},
+                loss_weights={"real": 1.0, "fake": 1.0, "r1": r1_weight * r1_interval},
+                metrics={"real": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")],
+                         "fake": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")]},
+                jit_compile=jit_compile)
         # Build both optimizers now, so a checkpoint can restore their state before the first step.
         d_optimizer.build(discriminator.trainable_variables)
         g_optimizer.build(generator.trainable_variables)
@@ -126,8 +172,11 @@ class CombinedGAN:
         self.discriminator.trainable = True
         for _ in range(self.d_steps):
             fake_images = self._generate(self.noise(batch_size))
-            d_logs = self.discriminator_pair.train_on_batch(
-                [real_images, fake_images], {"real": real_targets, "fake": fake_targets}, return_dict=True)
+            targets = {"real": real_targets, "fake": fake_targets}
+            pair = self.discriminator_pair
+            if self.discriminator_pair_r1 is not None and int(self.d_optimizer.iterations) % self.r1_interval == 0:
+                pair, targets = self.discriminator_pair_r1, dict(targets, r1=np.zeros((batch_size,), np.float32))
+            d_logs = pair.train_on_batch([real_images, fake_images], targets, return_dict=True)
 
         # 2. Train G through the frozen D: the combined model asks D to call G's images real.
         self.discriminator.trainable = False

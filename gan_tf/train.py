@@ -86,7 +86,8 @@ def build_trainer(config, image_size, channels, num_classes=0):
             return CombinedGAN(generator, discriminator, g_optimizer, d_optimizer, loss=config.loss,
                                d_steps=config.d_steps, label_smoothing=config.label_smoothing,
                                ema_decay=config.ema_decay, seed=config.seed,
-                               jit_compile=distribute.resolve_xla(config.xla))
+                               jit_compile=distribute.resolve_xla(config.xla), r1_weight=config.r1_weight,
+                               r1_interval=config.r1_interval)
         trainer = GAN(generator, discriminator, loss=config.loss, d_steps=config.d_steps,
                       label_smoothing=config.label_smoothing, ema_decay=config.ema_decay,
                       regularization=Regularization(config.gradient_penalty_weight, config.r1_weight,

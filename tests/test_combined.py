@@ -87,3 +87,45 @@ def test_fit_drives_callbacks_like_keras_fit():
     trainer.fit([images[:4], images[4:]], epochs=2, callbacks=[Recorder()])
     assert seen == [(0, ["d_loss", "fake_score", "g_loss", "real_score"])] * 1 + [
         (1, ["d_loss", "fake_score", "g_loss", "real_score"])]
+
+
+def _linear_sigmoid_discriminator():
+    """D(x) = sigmoid(w . x + b): its logit's gradient is w for every image, so R1 is 1/2 ||w||^2."""
+    images = keras.Input((2, 2, 1), name="images")
+    score = keras.layers.Dense(1, activation="sigmoid", name="score")(keras.layers.Flatten()(images))
+    return keras.Model(images, score, name="discriminator")
+
+
+def test_r1_of_the_combined_style_is_half_the_squared_gradient_of_ds_logit():
+    from gan_tf.combined import R1Penalty
+
+    discriminator = _linear_sigmoid_discriminator()
+    kernel = np.asarray(discriminator.get_layer("score").kernel)
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 2, 2, 1)).astype(np.float32)
+    penalty = np.asarray(R1Penalty(discriminator)(images))
+    np.testing.assert_allclose(penalty, np.full(3, 0.5 * np.sum(kernel ** 2)), rtol=1e-4)
+
+
+def test_the_combined_style_applies_lazy_r1_on_every_interval_th_update_of_d():
+    keras.utils.set_random_seed(0)
+    generator = keras.Sequential([keras.Input((3,), name="z"), keras.layers.Dense(4, activation="tanh"),
+                                  keras.layers.Reshape((2, 2, 1))], name="generator")
+    discriminator = _linear_sigmoid_discriminator()
+    trainer = CombinedGAN(generator, discriminator, keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0),
+                          r1_weight=2.0, r1_interval=3)
+    used = []
+    for name in ("discriminator_pair", "discriminator_pair_r1"):
+        pair = getattr(trainer, name)
+        pair.train_on_batch = (lambda original, name: lambda *a, **k: used.append(name) or original(*a, **k))(
+            pair.train_on_batch, name)
+    real = np.random.default_rng(1).uniform(-1, 1, (4, 2, 2, 1)).astype(np.float32)
+    losses = [trainer.train_step(real)["d_loss"] for _ in range(5)]
+    assert used == ["discriminator_pair_r1", "discriminator_pair", "discriminator_pair",
+                    "discriminator_pair_r1", "discriminator_pair"]
+    # With a zero learning rate D stays put: an R1 step's loss is the plain one plus gamma x interval x R1.
+    kernel = np.asarray(discriminator.get_layer("score").kernel)
+    penalty = 2.0 * 3 * 0.5 * np.sum(kernel ** 2)
+    plain = [loss for loss, name in zip(losses, used) if name == "discriminator_pair"]
+    with_r1 = [loss for loss, name in zip(losses, used) if name == "discriminator_pair_r1"]
+    assert np.std(plain) < 0.05 and abs(np.mean(with_r1) - np.mean(plain) - penalty) < 0.05 + 1e-4
+    assert penalty > 0.1  # the test can tell the two apart

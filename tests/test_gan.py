@@ -122,7 +122,7 @@ def test_r1_interval_must_be_a_positive_integer():
     from gan_tf.config import TrainConfig
 
     with pytest.raises(UserError, match="give --r1-weight too"):
-        TrainConfig(r1_interval=16)
+        TrainConfig(r1_weight=0.0, r1_interval=16)
 
 
 def test_r1_is_measured_at_the_real_images():
