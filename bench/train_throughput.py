@@ -6,8 +6,8 @@ ways to train the default DCGAN, measured in one process on the same models and 
 - `fit`: `gan_tf.gan.GAN.train_step` under `keras.Model.fit` (what `gan-tf train` runs);
 - `combined`: the classic combined model with `discriminator.trainable = False` and `train_on_batch`;
 - `plain loop`: a hand-written `tf.function` + `GradientTape` step over identical models, optimizers,
-  losses, label smoothing and EMA, called from a Python loop over the same `tf.data` batches. It is the
-  reference: what the same math costs with no framework around it.
+  losses, label smoothing, lazy R1 and EMA, called from a Python loop over the same `tf.data` batches. It
+  is the reference: what the same math costs with no framework around it.
 
 Each variant is traced and warmed up, then timed for `--steps` steps, `--rounds` times in turn (the
 machine's load drifts; the best round counts). FLOPs per image come from the models
@@ -43,6 +43,14 @@ def plain_step_function(trainer, config):
     g_optimizer, d_optimizer = trainer.g_optimizer, trainer.d_optimizer
     generator_loss, discriminator_loss = get_losses(config.loss)
     latent_dim, smoothing, ema = config.latent_dim, config.label_smoothing, trainer.ema
+    r1_weight, r1_interval = config.r1_weight, config.r1_interval
+
+    def r1(real_images):  # 1/2 |grad_x D(x)|^2 per real image, times gamma and the lazy interval
+        with tf.GradientTape() as inner:
+            inner.watch(real_images)
+            logits = discriminator(real_images, training=True)
+        gradients = inner.gradient(logits, real_images)
+        return r1_weight * r1_interval * 0.5 * tf.reduce_sum(tf.square(gradients), axis=(1, 2, 3))
 
     @tf.function
     def step(real_images):
@@ -52,6 +60,9 @@ def plain_step_function(trainer, config):
             real_logits = discriminator(real_images, training=True)
             fake_logits = discriminator(fake_images, training=True)
             d_loss = tf.reduce_mean(discriminator_loss(real_logits, fake_logits, smoothing))
+            if r1_weight:  # lazy R1 on every `r1_interval`-th update of D, as GAN.train_step does it
+                d_loss += tf.reduce_mean(tf.cond(tf.equal(d_optimizer.iterations % r1_interval, 0),
+                                                 lambda: r1(real_images), lambda: tf.zeros((batch_size,))))
         gradients = tape.gradient(d_loss, discriminator.trainable_variables)
         d_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
         with tf.GradientTape() as tape:
@@ -115,8 +126,8 @@ def main(argv=None):
     batches = (tf.data.Dataset.from_tensor_slices(images).batch(args.batch_size, drop_remainder=True)
                .repeat().prefetch(tf.data.AUTOTUNE))
     config = TrainConfig(batch_size=args.batch_size, xla="off")
-    # The plain loop writes out this recipe's step: one D step, no penalties, no augmentation.
-    assert config.d_steps == 1 and not (config.gradient_penalty_weight or config.r1_weight or config.augment)
+    # The plain loop writes out this recipe's step: one D step, lazy R1 its only penalty, no augmentation.
+    assert config.d_steps == 1 and not (config.gradient_penalty_weight or config.clip_value or config.augment)
     variants = [Variant(name, config.replace(style="combined" if name == "combined" else "fit"), batches)
                 for name in ("plain loop", "fit", "combined")]
     flops = throughput.training_step_flops(variants[0].trainer.generator, variants[0].trainer.discriminator,
