@@ -42,8 +42,8 @@ class TrainConfig:
                                      "(default: the data set's own; folders 64)")
     channels: int | None = _option(None, "1 (grayscale) or 3 (RGB) (default: the data set's own; folders 3)")
     # Schedule
-    epochs: int = _option(35, "passes over the data; 35 x 5,000 digits reach the project's stricter digit "
-                          "bar within 5 reference minutes (the README gives the measured time)")
+    epochs: int = _option(35, "passes over the data; 35 x 5,000 digits reach issue 16's stricter digit bar "
+                          "(30 fell short on confidence; the README gives the measured times)")
     batch_size: int = _option(32, "images per step; 32 gives twice the updates of 64 in the same time, "
                               "and on 5k images the number of updates is what counts")
     # Models
