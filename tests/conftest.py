@@ -71,6 +71,15 @@ def digits_npz(tmp_path_factory):
     return str(path)
 
 
+def first_digits(digits_npz, folder, count):
+    """The first `count` digits of `digits_npz` (with their labels) as an .npz in `folder`: fewer steps."""
+    with np.load(digits_npz) as archive:
+        images, labels = archive["images"][:count], archive["labels"][:count]
+    path = os.path.join(str(folder), f"digits-{count}.npz")
+    np.savez(path, images=images, labels=labels)
+    return path
+
+
 def run_cli(*args, env=None, timeout=300, fresh=False):
     """Run the `gan-tf` command with ARGS; returns a CompletedProcess (returncode, stdout, stderr).
 

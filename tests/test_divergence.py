@@ -25,7 +25,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from conftest import run_cli, tiny_config
+from conftest import first_digits, run_cli, tiny_config
 from keras import ops
 
 from gan_tf import callbacks as run_callbacks
@@ -102,11 +102,7 @@ class BestEveryEpoch(keras.callbacks.Callback):
 
 @pytest.fixture(scope="module")
 def four_digits(digits_npz, tmp_path_factory):
-    with np.load(digits_npz) as archive:
-        images, labels = archive["images"][:4], archive["labels"][:4]
-    path = tmp_path_factory.mktemp("four") / "digits.npz"
-    np.savez(path, images=images, labels=labels)
-    return str(path)
+    return first_digits(digits_npz, tmp_path_factory.mktemp("four"), 4)
 
 
 @pytest.fixture

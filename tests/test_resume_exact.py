@@ -12,7 +12,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import first_digits, tiny_config
 
 from gan_tf import checkpoints, runs
 from gan_tf.config import TrainConfig
@@ -36,11 +36,7 @@ def deterministic_ops():
 @pytest.fixture(scope="module")
 def few_digits(digits_npz, tmp_path_factory):
     """32 of the test digits: 8 steps of 4 per epoch keep the four runs short."""
-    with np.load(digits_npz) as archive:
-        images, labels = archive["images"][:32], archive["labels"][:32]
-    path = tmp_path_factory.mktemp("few") / "digits-32.npz"
-    np.savez(path, images=images, labels=labels)
-    return str(path)
+    return first_digits(digits_npz, tmp_path_factory.mktemp("few"), 32)
 
 
 class CopyAfterEpoch(keras.callbacks.Callback):

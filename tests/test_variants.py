@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_cli, tiny_config
+from conftest import first_digits, run_cli, tiny_config
 
 from gan_tf import checkpoints, export
 from gan_tf.conditioning import Conditioning
@@ -55,10 +55,7 @@ def test_two_training_steps_of_every_preset(tmp_path, digits_npz, name):
 
 
 def _two_batches(tmp_path, digits_npz):
-    archive = np.load(digits_npz)
-    path = tmp_path / "two_batches.npz"
-    np.savez(path, images=archive["images"][:32], labels=archive["labels"][:32])
-    return str(path)
+    return first_digits(digits_npz, tmp_path, 32)
 
 
 def test_preset_flag_with_override_on_the_command_line(tmp_path, digits_npz):
