@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from gan_tf import regularizers
 from gan_tf.conditioning import Conditioning
 from gan_tf.ema import EMAWeights
 from gan_tf.errors import UserError
@@ -45,9 +46,9 @@ def _penalty_as_loss(y_true, y_pred):
 class R1Penalty(keras.layers.Layer):
     """R1 of a sigmoid D, as an output of D's pair model: 1/2 ||grad_x logit D(x)||^2 per real image.
 
-    The same penalty as `gan_tf.regularizers.r1_penalty` on the fit style's logits: D's logit is
-    log p - log(1 - p) of its probability p. Its gradient is taken inside the forward pass, so the pair's
-    `train_on_batch` differentiates it once more, as the fit style's step does.
+    `gan_tf.regularizers.r1_penalty` (the fit style's) on D's logit, log p - log(1 - p) of its
+    probability p. Its gradient is taken inside the forward pass, so the pair's `train_on_batch`
+    differentiates it once more, as the fit style's step does.
     """
 
     def __init__(self, discriminator, **kwargs):
@@ -55,12 +56,11 @@ class R1Penalty(keras.layers.Layer):
         self.discriminator = discriminator
 
     def call(self, images):
-        with tf.GradientTape() as tape:
-            tape.watch(images)
-            probability = ops.clip(self.discriminator(images, training=True), 1e-7, 1.0 - 1e-7)
-            logits = ops.log(probability) - ops.log1p(-probability)
-        gradients = tape.gradient(logits, images)
-        return 0.5 * ops.sum(ops.square(gradients), axis=(1, 2, 3))
+        def logits(images, training=True):
+            probability = ops.clip(self.discriminator(images, training=training), 1e-7, 1.0 - 1e-7)
+            return ops.log(probability) - ops.log1p(-probability)
+
+        return regularizers.r1_penalty(logits, images)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)
