@@ -6,15 +6,15 @@ ways to train the default DCGAN, measured in one process on the same models and 
 - `fit`: `gan_tf.gan.GAN.train_step` under `keras.Model.fit` (what `gan-tf train` runs);
 - `combined`: the classic combined model with `discriminator.trainable = False` and `train_on_batch`;
 - `plain loop`: a hand-written `tf.function` + `GradientTape` step over identical models, optimizers,
-  losses, label smoothing, lazy R1 and EMA, called from a Python loop over the same `tf.data` batches. It
-  is the reference: what the same math costs with no framework around it.
+  losses, label smoothing, lazy R1, G's update on D's fakes and EMA, called from a Python loop over the
+  same `tf.data` batches. It is the reference: what the same math costs with no framework around it.
 
 Each variant is traced and warmed up, then timed for `--steps` steps, `--rounds` times in turn (the
 machine's load drifts; the best round counts). FLOPs per image come from the models
 (`gan_tf.throughput.training_step_flops`: TensorFlow's profiler on one forward pass of G and of D,
-assembled as d_steps (G + 6 D) + 3 G + 2 D). The peak is the float32 matmul benchmark of
-`../shared/machine_peak.py` (2048 x 2048, best of 5 x 10), run in the same process before and after
-the timings; MFU uses their mean.
+assembled as d_steps (G + 6 D) + 2 G + 2 D, as G's update reuses D's fakes). The peak is the float32
+matmul benchmark of `../shared/machine_peak.py` (2048 x 2048, best of 5 x 10), run in the same process
+before and after the timings; MFU uses their mean.
 """
 
 import argparse
@@ -43,7 +43,7 @@ def plain_step_function(trainer, config):
     g_optimizer, d_optimizer = trainer.g_optimizer, trainer.d_optimizer
     generator_loss, discriminator_loss = get_losses(config.loss)
     latent_dim, smoothing, ema = config.latent_dim, config.label_smoothing, trainer.ema
-    r1_weight, r1_interval = config.r1_weight, config.r1_interval
+    r1_weight, r1_interval, reuse_fakes = config.r1_weight, config.r1_interval, config.reuse_fakes
 
     def r1(real_images):  # 1/2 |grad_x D(x)|^2 per real image, times gamma and the lazy interval
         with tf.GradientTape() as inner:
@@ -55,21 +55,24 @@ def plain_step_function(trainer, config):
     @tf.function
     def step(real_images):
         batch_size = tf.shape(real_images)[0]
-        fake_images = generator(tf.random.normal((batch_size, latent_dim)), training=True)
+        with tf.GradientTape() as g_tape:  # records G's forward pass, reused for G's update
+            fake_images = generator(tf.random.normal((batch_size, latent_dim)), training=True)
+        if not reuse_fakes:
+            g_tape = tf.GradientTape()
         with tf.GradientTape() as tape:
             real_logits = discriminator(real_images, training=True)
-            fake_logits = discriminator(fake_images, training=True)
+            fake_logits = discriminator(tf.stop_gradient(fake_images), training=True)
             d_loss = tf.reduce_mean(discriminator_loss(real_logits, fake_logits, smoothing))
             if r1_weight:  # lazy R1 on every `r1_interval`-th update of D, as GAN.train_step does it
                 d_loss += tf.reduce_mean(tf.cond(tf.equal(d_optimizer.iterations % r1_interval, 0),
                                                  lambda: r1(real_images), lambda: tf.zeros((batch_size,))))
         gradients = tape.gradient(d_loss, discriminator.trainable_variables)
         d_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
-        with tf.GradientTape() as tape:
-            fake_logits = discriminator(generator(tf.random.normal((batch_size, latent_dim)), training=True),
-                                        training=True)
-            g_loss = tf.reduce_mean(generator_loss(fake_logits))
-        gradients = tape.gradient(g_loss, generator.trainable_variables)
+        with g_tape:
+            if not reuse_fakes:
+                fake_images = generator(tf.random.normal((batch_size, latent_dim)), training=True)
+            g_loss = tf.reduce_mean(generator_loss(discriminator(fake_images, training=True)))
+        gradients = g_tape.gradient(g_loss, generator.trainable_variables)
         g_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
         if ema is not None:
             ema.update()
@@ -131,7 +134,7 @@ def main(argv=None):
     variants = [Variant(name, config.replace(style="combined" if name == "combined" else "fit"), batches)
                 for name in ("plain loop", "fit", "combined")]
     flops = throughput.training_step_flops(variants[0].trainer.generator, variants[0].trainer.discriminator,
-                                           config.d_steps)
+                                           config.d_steps, config.reuse_fakes)
     best = {variant.name: 0.0 for variant in variants}
     for _ in range(args.rounds):
         for variant in variants:
@@ -142,7 +145,7 @@ def main(argv=None):
     print(f"device: {device}; default DCGAN, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds "
           "(best round)")
     print(f"model FLOPs of a training step: {flops / 1e6:.1f} MFLOP per image (G and D forward passes profiled, "
-          "d_steps (G + 6 D) + 3 G + 2 D)")
+          f"d_steps (G + 6 D) + {2 if config.reuse_fakes else 3} G + 2 D)")
     print(f"float32 matmul peak: {peak / 1e9:.1f} GFLOP/s (before {peak_before / 1e9:.1f}, after "
           f"{peak_after / 1e9:.1f})")
     print(f"{'loop':<14}{'images/s':>10}{'vs plain':>10}{'MFU':>8}")

@@ -79,7 +79,7 @@ class CombinedGAN:
         discriminator: images -> P(real) (sigmoid).
         g_optimizer / d_optimizer: one optimizer each; the combined model owns G's.
         loss: "non-saturating" (binary cross-entropy against the label 1) or "minimax".
-        d_steps, label_smoothing, ema_decay, seed: as in `gan_tf.gan.GAN`.
+        d_steps, label_smoothing, ema_decay, seed, reuse_fakes: as in `gan_tf.gan.GAN`.
         r1_weight, r1_interval: R1's gamma and lazy interval, as `gan_tf.regularizers.Regularization`'s:
             on every `r1_interval`-th update of D (counted by D's optimizer, so a resumed run keeps the
             rhythm), D trains through a second pair model whose third output is the penalty, weighted
@@ -89,7 +89,8 @@ class CombinedGAN:
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss="non-saturating", d_steps=1,
-                 label_smoothing=0.0, ema_decay=0.0, seed=0, jit_compile=False, r1_weight=0.0, r1_interval=1):
+                 label_smoothing=0.0, ema_decay=0.0, seed=0, jit_compile=False, r1_weight=0.0, r1_interval=1,
+                 reuse_fakes=False):
         if loss not in ("non-saturating", "minimax"):
             raise UserError(f"the combined style supports the non-saturating and minimax losses, got {loss!r}")
         self.conditioning = Conditioning.of(generator)
@@ -103,6 +104,7 @@ class CombinedGAN:
         self.d_steps = d_steps
         self.label_smoothing = label_smoothing
         self.rng = np.random.default_rng(seed)
+        self.reuse_fakes = reuse_fakes
         self.stop_training = False
 
         # D's step sees a real and a fake batch in separate forward passes (so batch statistics such as
@@ -171,7 +173,8 @@ class CombinedGAN:
         # 1. Train D on a real and a fake batch (k times). trainable=True *before* the call: see above.
         self.discriminator.trainable = True
         for _ in range(self.d_steps):
-            fake_images = self._generate(self.noise(batch_size))
+            noise = self.noise(batch_size)
+            fake_images = self._generate(noise)
             targets = {"real": real_targets, "fake": fake_targets}
             pair = self.discriminator_pair
             if self.discriminator_pair_r1 is not None and int(self.d_optimizer.iterations) % self.r1_interval == 0:
@@ -180,7 +183,9 @@ class CombinedGAN:
 
         # 2. Train G through the frozen D: the combined model asks D to call G's images real.
         self.discriminator.trainable = False
-        g_loss = self.combined.train_on_batch(self.noise(batch_size), np.ones((batch_size, 1), np.float32))
+        # `reuse_fakes`: the same z as D's last fakes (the combined model draws them again: no saving here).
+        noise = noise if self.reuse_fakes else self.noise(batch_size)
+        g_loss = self.combined.train_on_batch(noise, np.ones((batch_size, 1), np.float32))
         if self._update_ema is not None:
             self._update_ema()
         return {"d_loss": float(d_logs["loss"]), "g_loss": float(g_loss),

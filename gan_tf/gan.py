@@ -42,10 +42,14 @@ class GAN(keras.Model):
         seed: seed of the noise; with it a run is reproducible.
         style_mixing: a style-based G's mixing regularisation probability (Karras et al. 2019: 0.9);
             the draws mix, the step does not change (`Conditioning.with_mixing`).
+        reuse_fakes: G's update scores the images G drew for D's last update (under D's new weights)
+            instead of drawing fresh noise: one forward pass of G fewer per step, as PyTorch's DCGAN
+            example does. False is Goodfellow et al.'s Algorithm 1, fresh noise for each update.
     """
 
     def __init__(self, generator, discriminator, loss="non-saturating", d_steps=1, label_smoothing=0.0,
-                 ema_decay=0.0, regularization=None, info_weight=1.0, seed=0, style_mixing=0.0, **kwargs):
+                 ema_decay=0.0, regularization=None, info_weight=1.0, seed=0, style_mixing=0.0, reuse_fakes=False,
+                 **kwargs):
         super().__init__(**kwargs)
         if d_steps < 1:
             raise UserError(f"--d-steps must be at least 1, got {d_steps}")
@@ -58,6 +62,7 @@ class GAN(keras.Model):
         self.regularization = regularization or regularizers.Regularization()
         self.info_weight = info_weight
         self.seed = seed
+        self.reuse_fakes = reuse_fakes
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="real_score")  # mean D(x)
@@ -158,13 +163,19 @@ class GAN(keras.Model):
         real_images, real_condition = self.conditioning.split_batch(data)
         batch_size = ops.shape(real_images)[0]
 
-        # 1. Train D, k times: push D(x) up and D(G(z)) down (InfoGAN: and read the codes back).
+        # 1. Train D, k times: push D(x) up and D(G(z)) down (InfoGAN: and read the codes back). With
+        # `reuse_fakes`, G's tape records G's last forward pass here, paused over D's update.
+        g_tape = tf.GradientTape()
         for index in range(self.d_steps):
             draw = self._draw(batch_size, index)
-            fake_images = self._generate(draw)
+            if self.reuse_fakes and index == self.d_steps - 1:
+                with g_tape:
+                    fake_images = self._generate(draw)
+            else:
+                fake_images = self._generate(draw)
             with tf.GradientTape() as tape:
                 real_logits, _ = self._critic(real_images, real_condition)
-                fake_logits, q = self._critic(fake_images, draw.condition)
+                fake_logits, q = self._critic(ops.stop_gradient(fake_images), draw.condition)
                 per_example = self.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
                 per_example += self._discriminator_penalty(real_images, fake_images, real_condition, index)
                 if draw.codes is not None:
@@ -179,16 +190,18 @@ class GAN(keras.Model):
                 regularizers.clip_weights(self.discriminator, self.regularization.clip_value)
 
         # 2. Train G through D, whose weights this tape does not update: push D(G(z)) up.
-        with tf.GradientTape() as tape:
-            draw = self._draw(batch_size, self.d_steps)
-            fake_logits_for_g, q = self._critic(self._generate(draw), draw.condition)
+        with g_tape:
+            if not self.reuse_fakes:
+                draw = self._draw(batch_size, self.d_steps)
+                fake_images = self._generate(draw)
+            fake_logits_for_g, q = self._critic(fake_images, draw.condition)
             per_example = self.generator_loss(fake_logits_for_g)
             if draw.codes is not None:
                 info_loss = self.info_weight * self.conditioning.code_loss(q, draw.codes)
                 per_example += info_loss
             g_loss = self._global_mean(per_example)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
-        gradients = tape.gradient(scaled_g_loss, self.generator.trainable_variables)
+        gradients = g_tape.gradient(scaled_g_loss, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(list(zip(gradients, self.generator.trainable_variables)))
 
         # 3. Move the average of G towards G.

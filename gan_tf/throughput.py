@@ -12,10 +12,12 @@ forward passes (one for the input gradients, one for the weight gradients):
     each D step:  G forward + D forward on reals and fakes + both backward       =  G + 6 D
     the G step:   G forward + D forward + D's input gradients + G backward       = 3 G + 2 D
 
-so d_steps (G + 6 D) + 3 G + 2 D per image. (Profiling the whole traced `GAN.train_step` of the default
-models gives 365 MFLOP per image against this formula's 358: the difference is the optimizers and
-metrics.) Penalties that differentiate D twice (R1, WGAN-GP) are not model FLOPs and are not counted,
-as MFU is usually defined; their cost shows as a lower MFU.
+so d_steps (G + 6 D) + 3 G + 2 D per image; when G's update reuses the fakes of D's last update
+(`reuse_fakes`, the default recipe) its forward pass is already done: d_steps (G + 6 D) + 2 G + 2 D.
+(Profiling the whole traced `GAN.train_step` of the 2026-11-26 default models gives 365 MFLOP per image against
+this formula's 358: the difference is the optimizers and metrics.) Penalties that differentiate D twice
+(R1, WGAN-GP) are not model FLOPs and are not counted, as MFU is usually defined; their cost shows as a
+lower MFU.
 """
 
 import functools
@@ -53,10 +55,10 @@ def forward_flops(model, batch_size=PROFILE_BATCH):
     return graph_flops(tf.function(forward).get_concrete_function(*specs).graph) / batch_size
 
 
-def training_step_flops(generator, discriminator, d_steps=1):
+def training_step_flops(generator, discriminator, d_steps=1, reuse_fakes=False):
     """Model FLOPs of one training step per real image (the module docstring's formula)."""
     g, d = forward_flops(generator), forward_flops(discriminator)
-    return d_steps * (g + 6 * d) + 3 * g + 2 * d
+    return d_steps * (g + 6 * d) + (2 if reuse_fakes else 3) * g + 2 * d
 
 
 def matmul_peak_flops(size=1024, repeats=8, trials=3, dtype="float32"):

@@ -87,12 +87,13 @@ def build_trainer(config, image_size, channels, num_classes=0):
                                d_steps=config.d_steps, label_smoothing=config.label_smoothing,
                                ema_decay=config.ema_decay, seed=config.seed,
                                jit_compile=distribute.resolve_xla(config.xla), r1_weight=config.r1_weight,
-                               r1_interval=config.r1_interval)
+                               r1_interval=config.r1_interval, reuse_fakes=config.reuse_fakes)
         trainer = GAN(generator, discriminator, loss=config.loss, d_steps=config.d_steps,
                       label_smoothing=config.label_smoothing, ema_decay=config.ema_decay,
                       regularization=Regularization(config.gradient_penalty_weight, config.r1_weight,
                                                     config.clip_value, config.r1_interval),
-                      info_weight=config.info_weight, seed=config.seed, style_mixing=config.style_mixing)
+                      info_weight=config.info_weight, seed=config.seed, style_mixing=config.style_mixing,
+                      reuse_fakes=config.reuse_fakes)
     trainer.compile(g_optimizer, d_optimizer, jit_compile=distribute.resolve_xla(config.xla))
     return trainer
 
@@ -156,7 +157,8 @@ def _train(config, strategy, run_dir, write_dir, verbose, extra_callbacks):
     runs.write_config(write_dir, config)
 
     # Model FLOPs per image and this machine's peak (about a second), for the MFU of every epoch.
-    flops_per_image = throughput.training_step_flops(trainer.generator, trainer.discriminator, config.d_steps)
+    flops_per_image = throughput.training_step_flops(trainer.generator, trainer.discriminator, config.d_steps,
+                                                     config.reuse_fakes)
     peak_flops, peak_dtype = throughput.run_peak_flops(strategy, config.precision)
     stop = run_callbacks.StopOnDivergence()  # before every callback that writes a file at the epoch's end
     callbacks = [

@@ -129,3 +129,15 @@ def test_the_combined_style_applies_lazy_r1_on_every_interval_th_update_of_d():
     with_r1 = [loss for loss, name in zip(losses, used) if name == "discriminator_pair_r1"]
     assert np.std(plain) < 0.05 and abs(np.mean(with_r1) - np.mean(plain) - penalty) < 0.05 + 1e-4
     assert penalty > 0.1  # the test can tell the two apart
+
+
+def test_g_is_trained_on_the_noise_of_ds_last_fakes_or_on_fresh_noise():
+    real = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    for reuse_fakes, draws in ((True, 2), (False, 3)):
+        trainer = _trainer(d_steps=2, reuse_fakes=reuse_fakes)
+        given = []
+        trainer.combined.train_on_batch = lambda noise, targets, given=given: given.append(noise) or 0.0
+        trainer.train_step(real)
+        expected = np.random.default_rng(0)  # the trainer's seed: D's draws, then G's if fresh
+        noises = [trainer.conditioning.random_inputs(expected, 4)["z"] for _ in range(draws)]
+        np.testing.assert_array_equal(given[0], noises[-1])

@@ -50,6 +50,25 @@ def test_d_steps_update_d_k_times_per_g_update():
     assert int(gan.d_optimizer.iterations) == 6
 
 
+@pytest.mark.parametrize("reuse_fakes", [True, False])
+def test_g_learns_from_the_fakes_of_d_last_update_or_from_fresh_noise(reuse_fakes):
+    # With D frozen (learning rate 0) and plain SGD at 1 for G, G's step is minus the gradient of its
+    # loss on one draw: the one D's last update scored (reuse_fakes) or the next, fresh one.
+    keras.utils.set_random_seed(0)
+    weights = np.random.default_rng(1).normal(size=784) * 0.1
+    gan = GAN(build_generator(8, width=4), _linear_critic(weights), d_steps=2, seed=0, reuse_fakes=reuse_fakes)
+    gan.compile(keras.optimizers.SGD(1.0), keras.optimizers.SGD(0.0))
+    generator_loss = get_losses("non-saturating")[0]
+    draw = gan._draw(4, 1 if reuse_fakes else 2)  # D's updates draw 0 and 1; a fresh draw for G is 2
+    with tf.GradientTape() as tape:
+        loss = ops.mean(generator_loss(gan._critic(gan._generate(draw), None)[0]))
+    expected = [np.asarray(weight) - np.asarray(gradient) for weight, gradient in
+                zip(gan.generator.trainable_weights, tape.gradient(loss, gan.generator.trainable_weights))]
+    gan.train_step(tf.constant(_images(4)))
+    for weight, wanted in zip(gan.generator.trainable_weights, expected):
+        np.testing.assert_allclose(np.asarray(weight), wanted, rtol=1e-4, atol=1e-5)
+
+
 def _linear_critic(weights, bias=0.0):
     """D(x) = <w, x> + b: its gradient with respect to x is w for every image, so the penalties have a
     closed form."""
