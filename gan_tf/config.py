@@ -260,13 +260,16 @@ class TrainConfig:
         unknown = sorted(set(values) - set(CONFIG_FIELDS))
         if unknown:
             raise UserError(f"unknown config key(s): {', '.join(unknown)}")
-        return cls(**values)
+        return cls(**{**VALUES_BEFORE_THE_FIELD_EXISTED, **values})
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
 
 CONFIG_FIELDS = {item.name: item for item in dataclasses.fields(TrainConfig)}
+# What a config.json written before a field existed was trained with, where that is not the field's
+# default: `--resume` of such a run goes on as it began.
+VALUES_BEFORE_THE_FIELD_EXISTED = {"reuse_fakes": False}
 
 
 # ProGAN and StyleGAN, sized for 32x32 digits on a CPU. Both train as StyleGAN did on FFHQ: the

@@ -139,6 +139,23 @@ def test_config_knows_the_command_that_reproduces_it():
     assert config_from_args(args) == TrainConfig(epochs=3, batch_norm=False, augment="translation")
 
 
+def test_a_run_saved_before_reuse_fakes_existed_resumes_with_fresh_noise_for_g(tmp_path):
+    import json
+
+    from gan_tf import runs
+    from gan_tf.config import TrainConfig
+
+    run_dir = tmp_path / "runs" / "old"
+    run_dir.mkdir(parents=True)
+    values = json.loads(TrainConfig(output_dir=str(tmp_path / "runs"), run_name="old").to_json())
+    del values["reuse_fakes"]  # a config.json of 2026-11-26
+    (run_dir / "config.json").write_text(json.dumps(values))
+    assert runs.saved_config(str(run_dir)).reuse_fakes is False
+    values["reuse_fakes"] = True
+    (run_dir / "config.json").write_text(json.dumps(values))
+    assert runs.saved_config(str(run_dir)).reuse_fakes is True
+
+
 def test_a_negative_sample_seed_is_one_line(tmp_path):
     line = _one_line_error(run_cli("sample", "--model", os.path.join(REPO, "saved_models", "dcgan_mnist"),
                                    "--seed", "-3", "--out", str(tmp_path / "x.png")))
