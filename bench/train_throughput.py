@@ -18,6 +18,7 @@ before and after the timings; MFU uses their mean.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -55,13 +56,12 @@ def plain_step_function(trainer, config):
     @tf.function
     def step(real_images):
         batch_size = tf.shape(real_images)[0]
-        with tf.GradientTape() as g_tape:  # records G's forward pass, reused for G's update
+        g_tape = tf.GradientTape()
+        with g_tape if reuse_fakes else contextlib.nullcontext():  # G's forward pass, reused for G's update
             fake_images = generator(tf.random.normal((batch_size, latent_dim)), training=True)
-        if not reuse_fakes:
-            g_tape = tf.GradientTape()
         with tf.GradientTape() as tape:
             real_logits = discriminator(real_images, training=True)
-            fake_logits = discriminator(tf.stop_gradient(fake_images), training=True)
+            fake_logits = discriminator(fake_images, training=True)
             d_loss = tf.reduce_mean(discriminator_loss(real_logits, fake_logits, smoothing))
             if r1_weight:  # lazy R1 on every `r1_interval`-th update of D, as GAN.train_step does it
                 d_loss += tf.reduce_mean(tf.cond(tf.equal(d_optimizer.iterations % r1_interval, 0),

@@ -38,6 +38,11 @@ def _mean_prediction(y_true, y_pred):
     return ops.mean(y_pred)
 
 
+def _score_metrics():
+    # Mean D(x) and D(G(z)) of a pair model's step, logged as real_score and fake_score.
+    return {name: [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")] for name in ("real", "fake")}
+
+
 def _penalty_as_loss(y_true, y_pred):
     # The R1 output of D's pair is already the per-image penalty: the "loss" is its mean.
     return ops.mean(y_pred)
@@ -118,8 +123,7 @@ class CombinedGAN:
             {"real": discriminator(real_input), "fake": discriminator(fake_input)}, name="discriminator_pair")
         self.discriminator_pair.compile(
             optimizer=d_optimizer, loss={"real": "binary_crossentropy", "fake": "binary_crossentropy"},
-            metrics={"real": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")],
-                     "fake": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")]},
+            metrics=_score_metrics(),
             jit_compile=jit_compile)
         self.r1_interval = r1_interval
         self.discriminator_pair_r1 = None
@@ -131,8 +135,7 @@ class CombinedGAN:
                 optimizer=d_optimizer,
                 loss={"real": "binary_crossentropy", "fake": "binary_crossentropy", "r1": _penalty_as_loss},
                 loss_weights={"real": 1.0, "fake": 1.0, "r1": r1_weight * r1_interval},
-                metrics={"real": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")],
-                         "fake": [keras.metrics.MeanMetricWrapper(_mean_prediction, name="score")]},
+                metrics=_score_metrics(),
                 jit_compile=jit_compile)
         # Build both optimizers now, so a checkpoint can restore their state before the first step.
         d_optimizer.build(discriminator.trainable_variables)

@@ -6,6 +6,8 @@ discriminator steps, label smoothing, penalties, an EMA of G, a class label or I
 argument here or a kind of `Conditioning`, never a second loop.
 """
 
+import contextlib
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -168,14 +170,12 @@ class GAN(keras.Model):
         g_tape = tf.GradientTape()
         for index in range(self.d_steps):
             draw = self._draw(batch_size, index)
-            if self.reuse_fakes and index == self.d_steps - 1:
-                with g_tape:
-                    fake_images = self._generate(draw)
-            else:
+            records_g = self.reuse_fakes and index == self.d_steps - 1
+            with g_tape if records_g else contextlib.nullcontext():
                 fake_images = self._generate(draw)
             with tf.GradientTape() as tape:
                 real_logits, _ = self._critic(real_images, real_condition)
-                fake_logits, q = self._critic(ops.stop_gradient(fake_images), draw.condition)
+                fake_logits, q = self._critic(fake_images, draw.condition)
                 per_example = self.discriminator_loss(real_logits, fake_logits, self.label_smoothing)
                 per_example += self._discriminator_penalty(real_images, fake_images, real_condition, index)
                 if draw.codes is not None:
